@@ -1,0 +1,201 @@
+"""The agent authoring API: a short class, one method per action.
+
+    from pymco.agent import Agent, action
+
+    class Hello(Agent):
+        @action
+        def greet(self, request, reply):
+            reply["message"] = f"hello {request['name']}"
+
+The daemon validates the request against the agent's DDL, authorizes and
+audits it, then calls the action with an `RPCRequest` and an `RPCReply` whose
+outputs start at their DDL defaults.  `reply.fail(msg)` marks the reply failed
+(status 1) and lets the action continue; `reply.abort(msg)` is MCollective's
+`fail!`: it stops the action at once.  Any other exception becomes status 5
+with its message.  `self.run()` runs commands with a timeout, `LC_ALL=C` and
+in their own process group, which the daemon kills if the action outlives the
+DDL timeout.  `activate_when` decides whether the agent loads on this node;
+`self.setting(key)` reads `plugin.<agent>.<key>`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
+
+from pymco.config import str_to_bool
+from pymco.errors import RPCAborted, RPCError
+from pymco.shell import CommandResult, run_command
+
+if TYPE_CHECKING:
+    from pymco.config import Config
+    from pymco.ddl.model import ActionSpec, AgentDDL
+    from pymco.protocol.message import Request
+    from pymco.server.node import NodeContext
+
+__all__ = ["Agent", "action", "RPCRequest", "RPCReply", "STATUS_TEXT"]
+
+STATUS_TEXT = {
+    0: "OK",
+    1: "Request Aborted",
+    2: "Unknown Action",
+    3: "Missing Request Data",
+    4: "Invalid Request Data",
+    5: "Unknown Request Status",
+}
+
+ActionFunc = Callable[["Agent", "RPCRequest", "RPCReply"], None]
+
+
+def action(func: ActionFunc | None = None, *, name: str | None = None) -> Any:
+    """Mark a method as the implementation of an action (default: its name)."""
+    def mark(f: ActionFunc) -> ActionFunc:
+        f.__pymco_action__ = name or f.__name__  # type: ignore[attr-defined]
+        return f
+
+    if func is None:
+        return mark
+    return mark(func)
+
+
+class RPCRequest:
+    """A validated request as an agent sees it."""
+
+    __slots__ = ("agent", "action", "data", "caller", "sender", "uniqid", "time", "ttl", "collective")
+
+    def __init__(self, agent: str, action: str, data: dict[str, Any], caller: str, sender: str,
+                 uniqid: str, time: int, ttl: int, collective: str) -> None:
+        self.agent = agent
+        self.action = action
+        self.data = data
+        self.caller = caller
+        self.sender = sender
+        self.uniqid = uniqid
+        self.time = time
+        self.ttl = ttl
+        self.collective = collective
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+
+class RPCReply:
+    """The reply under construction; outputs start at their DDL defaults."""
+
+    __slots__ = ("statuscode", "statusmsg", "data")
+
+    def __init__(self, spec: "ActionSpec | None" = None) -> None:
+        self.statuscode = 0
+        self.statusmsg = "OK"
+        self.data: dict[str, Any] = {}
+        if spec is not None:
+            for key, out in spec.outputs.items():
+                default = out.default
+                self.data[key] = _copy(default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
+
+    def fail(self, message: str, code: int = 1) -> None:
+        """Mark the reply failed and carry on (MCollective's reply.fail)."""
+        self.statuscode = code
+        self.statusmsg = message
+
+    def abort(self, message: str, code: int = 1) -> None:
+        """Mark the reply failed and stop the action (MCollective's reply.fail!)."""
+        self.fail(message, code)
+        error = RPCAborted(message)
+        error.status = code
+        raise error
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class Agent:
+    """Base class of every RPC agent."""
+
+    #: set by subclasses that must not load everywhere: (config, node) -> bool
+    activate_when: ClassVar[Callable[["Config", "NodeContext"], bool] | None] = None
+    #: the agent's actions, collected from @action methods
+    actions: ClassVar[dict[str, str]] = {}
+    #: False for MCollective's non-RPC agents (discovery), which answer handle_message()
+    simplerpc: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                name = getattr(value, "__pymco_action__", None)
+                if name:
+                    found[name] = attr
+        cls.actions = found
+
+    def __init__(self, name: str, ddl: "AgentDDL", node: "NodeContext") -> None:
+        self.name = name
+        self.ddl = ddl
+        self.node = node
+        self.config = node.config
+        self.startup_hook()
+
+    # ---- hooks and helpers for subclasses
+    def startup_hook(self) -> None:
+        """Called once when the agent is loaded."""
+
+    @classmethod
+    def activate(cls, name: str, config: "Config", node: "NodeContext") -> bool:
+        """MCollective's activation: plugin.<agent>.activate_agent, then activate_when."""
+        setting = config.plugin(f"{name}.activate_agent")
+        enabled = str_to_bool(setting) if setting is not None else config.activate_agents
+        if not enabled:
+            return False
+        if cls.activate_when is not None:
+            return bool(cls.activate_when(config, node))
+        return True
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """`plugin.<agent>.<key>` from the daemon's configuration."""
+        return self.config.plugin(f"{self.name}.{key}", default)
+
+    def run(self, command: list[str] | str, *, timeout: float | None = None, stdin: str | None = None,
+            cwd: str | None = None, environment: dict[str, str] | None = None, chomp: bool = False,
+            shell: bool = False) -> CommandResult:
+        """Run a command; it is killed (whole process group) at `timeout` or the action's deadline."""
+        return run_command(command, timeout=timeout, stdin=stdin, cwd=cwd, environment=environment,
+                           chomp=chomp, shell=shell)
+
+    def handle_message(self, request: "Request") -> Any:
+        """Non-RPC agents only: answer a raw request body (None for no reply)."""
+        raise NotImplementedError
+
+    def call(self, action_name: str, request: RPCRequest, reply: RPCReply) -> None:
+        attr = self.actions.get(action_name)
+        if attr is None:
+            raise _unknown_action(self.name, action_name)
+        getattr(self, attr)(request, reply)
+
+
+def _unknown_action(agent: str, action_name: str) -> RPCError:
+    from pymco.errors import UnknownRPCAction
+
+    return UnknownRPCAction(f"Unknown action '{action_name}' for agent '{agent}'")

@@ -1,0 +1,1 @@
+"""Aggregate functions: client-side summaries of one output across replies."""

@@ -1,0 +1,1 @@
+"""The client side: connection, discovery, RPC calls and their results."""

@@ -1,0 +1,1 @@
+"""DDL loading, validation and defaults (see pymco.ddl.model for the schema)."""

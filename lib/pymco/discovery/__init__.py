@@ -1,0 +1,1 @@
+"""Discovery methods: how the client learns which nodes a filter selects."""

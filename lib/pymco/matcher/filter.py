@@ -1,0 +1,165 @@
+"""The request filter in MCollective's wire structure, and its CLI parsers.
+
+On the wire a filter is a hash with string keys `fact`, `cf_class`, `agent`,
+`identity` and `compound`; fact terms are hashes with Symbol keys `:fact`,
+`:value`, `:operator`; compound entries are MCollective call stacks.  Keeping
+that structure lets Ruby MCollective nodes and clients exchange filters with
+pymco unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymco.errors import FilterSyntaxError
+from pymco.protocol.marshal import Symbol
+from pymco.protocol.message import text
+
+__all__ = ["Filter", "parse_fact_filter", "FactTerm"]
+
+_FACT, _VALUE, _OPERATOR = Symbol("fact"), Symbol("value"), Symbol("operator")
+
+
+@dataclass(frozen=True)
+class FactTerm:
+    fact: str
+    value: str
+    operator: str
+
+    def to_wire(self) -> dict[Symbol, str]:
+        return {_FACT: self.fact, _VALUE: self.value, _OPERATOR: self.operator}
+
+
+_FACT_PATTERNS = (
+    (re.compile(r"^([^ ]+?)[ ]*=>[ ]*(.+)$"), ">="),
+    (re.compile(r"^([^ ]+?)[ ]*=<[ ]*(.+)$"), "<="),
+)
+_FACT_OPERATOR = re.compile(r"^([^ ]+?)[ ]*(<=|>=|<|>|!=|==|=~)[ ]*(.+)$")
+_FACT_REGEX = re.compile(r"^(.+?)[ ]*=[ ]*/(.+)/$")
+_FACT_EQUALS = re.compile(r"^([^= ]+?)[ ]*=[ ]*(.+)$")
+_FACT_NAME = re.compile(r"^[\w.\-:/]+$")
+
+
+def parse_fact_filter(spec: str) -> FactTerm:
+    """Parse `fact<op>value` as MCollective's parse_fact_string does, but strictly.
+
+    MCollective accepts some nonsense (`os.family~~x` becomes a fact named
+    'os.family~~x'); pymco refuses fact names that are not names.
+    """
+    spec = spec.strip()
+    term: FactTerm | None = None
+    for pattern, operator in _FACT_PATTERNS:
+        m = pattern.match(spec)
+        if m:
+            term = FactTerm(m.group(1), m.group(2), operator)
+            break
+    if term is None:
+        m = _FACT_OPERATOR.match(spec)
+        if m:
+            term = FactTerm(m.group(1), m.group(3), m.group(2))
+    if term is None:
+        m = _FACT_REGEX.match(spec)
+        if m:
+            term = FactTerm(m.group(1), f"/{m.group(2)}/", "=~")
+    if term is None:
+        m = _FACT_EQUALS.match(spec)
+        if m:
+            term = FactTerm(m.group(1), m.group(2), "==")
+    if term is None or not _FACT_NAME.match(term.fact):
+        raise FilterSyntaxError(f"Could not parse fact {spec} it does not appear to be in a valid format")
+    if term.operator == "=~":
+        pattern = term.value[1:-1] if term.value.startswith("/") and term.value.endswith("/") else term.value
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise FilterSyntaxError(f"invalid regular expression in fact filter {spec!r}: {exc}") from None
+    return term
+
+
+def _check_regex(kind: str, value: str) -> None:
+    if len(value) > 1 and value.startswith("/") and value.endswith("/"):
+        try:
+            re.compile(value[1:-1])
+        except re.error as exc:
+            raise FilterSyntaxError(f"invalid regular expression in {kind} filter {value!r}: {exc}") from None
+
+
+@dataclass
+class Filter:
+    fact: list[FactTerm] = field(default_factory=list)
+    cf_class: list[str] = field(default_factory=list)
+    agent: list[str] = field(default_factory=list)
+    identity: list[str] = field(default_factory=list)
+    compound: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    # ---- building (client side)
+    def add_fact(self, spec: str) -> None:
+        self.fact.append(parse_fact_filter(spec))
+
+    def add_class(self, name: str) -> None:
+        _check_regex("class", name)
+        self.cf_class.append(name)
+
+    def add_identity(self, name: str) -> None:
+        _check_regex("identity", name)
+        self.identity.append(name)
+
+    def add_agent(self, name: str) -> None:
+        _check_regex("agent", name)
+        if name not in self.agent:
+            self.agent.append(name)
+
+    def add_compound(self, expression: str) -> None:
+        from pymco.matcher.compound import parse_compound
+
+        self.compound.append(parse_compound(expression))
+
+    def add_with(self, spec: str) -> None:
+        """-W: each token that parses as a fact filter is one, else a class."""
+        for token in spec.split():
+            try:
+                self.fact.append(parse_fact_filter(token))
+            except FilterSyntaxError:
+                self.add_class(token)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.fact or self.cf_class or self.agent or self.identity or self.compound)
+
+    @property
+    def identity_only(self) -> bool:
+        """Only exact identities (plus agents): MCollective skips discovery for these."""
+        return bool(self.identity) and not (self.fact or self.cf_class or self.compound) and all(
+            not (i.startswith("/") and i.endswith("/")) for i in self.identity)
+
+    def copy(self) -> "Filter":
+        return Filter(list(self.fact), list(self.cf_class), list(self.agent), list(self.identity),
+                      [list(c) for c in self.compound])
+
+    # ---- wire format
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "fact": [t.to_wire() for t in self.fact],
+            "cf_class": list(self.cf_class),
+            "agent": list(self.agent),
+            "identity": list(self.identity),
+            "compound": [list(c) for c in self.compound],
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> "Filter":
+        """Build from a received filter; unknown keys are ignored as MCollective does."""
+        def strings(key: str) -> list[str]:
+            values = wire.get(key) or []
+            return [text(v) for v in values if isinstance(v, (str, bytes))] if isinstance(values, list) else []
+
+        facts = []
+        for entry in wire.get("fact") or []:
+            if isinstance(entry, dict):
+                facts.append(FactTerm(text(entry.get(_FACT)), text(entry.get(_VALUE)),
+                                      text(entry.get(_OPERATOR)) or "=="))
+        classes = strings("cf_class") + strings("puppet_class")
+        compound = [c for c in (wire.get("compound") or []) if isinstance(c, list)]
+        return cls(facts, classes, strings("agent"), strings("identity"), compound)

@@ -1,0 +1,61 @@
+"""Does a request's filter select this node?
+
+The daemon asks this for every request that passed security and TTL checks.
+The node is seen through `NodeView`, so the same code matches for the real
+daemon, the fleet simulator and unit tests.  Fact, class, agent and compound
+terms must all pass; identity terms are ORed; an empty filter passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pymco.matcher.facts import compile_regex, fact_matches
+from pymco.matcher.filter import Filter
+
+__all__ = ["NodeView", "matches", "name_matches"]
+
+
+class NodeView(Protocol):
+    identity: str
+
+    def agents(self) -> list[str]: ...
+
+    def classes(self) -> list[str]: ...
+
+    def fact(self, name: str) -> Any: ...
+
+    def data(self, plugin: str, query: str | None) -> dict[str, Any] | None: ...
+
+
+def name_matches(pattern: str, name: str) -> bool:
+    """Exact name, or `/regex/` searched in it."""
+    if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
+        regex = compile_regex(pattern)
+        return bool(regex and regex.search(name))
+    return pattern == name
+
+
+def matches(flt: Filter, node: NodeView) -> bool:
+    for term in flt.fact:
+        if not fact_matches(node.fact(term.fact), term.operator, term.value):
+            return False
+    if flt.cf_class:
+        classes = node.classes()
+        for wanted in flt.cf_class:
+            if not any(name_matches(wanted, c) for c in classes):
+                return False
+    if flt.agent:
+        agents = node.agents()
+        for wanted in flt.agent:
+            if wanted != "mcollective" and not any(name_matches(wanted, a) for a in agents):
+                return False
+    if flt.identity and not any(name_matches(i, node.identity) for i in flt.identity):
+        return False
+    if flt.compound:
+        from pymco.matcher.compound import evaluate
+
+        for callstack in flt.compound:
+            if not evaluate(callstack, node):
+                return False
+    return True

@@ -1,0 +1,123 @@
+"""Plugin registry: one table per plugin kind, resolved by config name.
+
+MCollective picks one provider per kind by name (`connector = rabbitmq`,
+`securityprovider = psk`, ...).  Built-ins are listed here as lazy
+"module:Class" strings so that a command imports only what it uses; third
+parties register under the entry-point group `pymco.<kind>` with the same
+"module:Class" value.  Agents are not in this table: operators drop them into
+folders, so `pymco.server.agents` finds them by directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+from pymco.errors import PluginError
+
+__all__ = ["KINDS", "resolve", "names", "register"]
+
+KINDS: dict[str, dict[str, str]] = {
+    "connector": {
+        "rabbitmq": "pymco.connector.rabbitmq:RabbitMQConnector",
+        "activemq": "pymco.connector.activemq:ActiveMQConnector",
+    },
+    "security": {
+        "psk": "pymco.security.psk:PskSecurity",
+        "ssl": "pymco.security.ssl:SslSecurity",
+        "x509": "pymco.security.x509:X509Security",
+    },
+    "facts": {
+        "yaml": "pymco.facts.yaml_facts:YamlFacts",
+    },
+    "discovery": {
+        "mc": "pymco.discovery.mc:McDiscovery",
+        "flatfile": "pymco.discovery.flatfile:FlatfileDiscovery",
+        "stdin": "pymco.discovery.stdin:StdinDiscovery",
+        "inventory": "pymco.discovery.inventory:InventoryDiscovery",
+    },
+    "audit": {
+        "logfile": "pymco.audit.logfile:LogfileAudit",
+    },
+    "authorization": {
+        "action_policy": "pymco.authorization.actionpolicy:ActionPolicy",
+    },
+    "aggregate": {
+        "summary": "pymco.aggregate.builtin:Summary",
+        "sum": "pymco.aggregate.builtin:Sum",
+        "average": "pymco.aggregate.builtin:Average",
+        "boolean_summary": "pymco.aggregate.builtin:BooleanSummary",
+    },
+    "validator": {
+        "shellsafe": "pymco.validators.builtin:shellsafe",
+        "ipv4address": "pymco.validators.builtin:ipv4address",
+        "ipv6address": "pymco.validators.builtin:ipv6address",
+        "regex": "pymco.validators.builtin:regex",
+        "length": "pymco.validators.builtin:length",
+        "maxlength": "pymco.validators.builtin:length",
+        "typecheck": "pymco.validators.builtin:typecheck",
+        "array": "pymco.validators.builtin:array",
+    },
+    "data": {
+        "fstat": "pymco.data.builtin:FstatData",
+        "fact": "pymco.data.builtin:FactData",
+        "agent": "pymco.data.builtin:AgentData",
+        "collective": "pymco.data.builtin:CollectiveData",
+    },
+    "registration": {
+        "agentlist": "pymco.registration.agentlist:AgentList",
+    },
+}
+
+_entry_points_loaded: set[str] = set()
+_cache: dict[tuple[str, str], Any] = {}
+
+
+def _load_entry_points(kind: str) -> None:
+    if kind in _entry_points_loaded:
+        return
+    _entry_points_loaded.add(kind)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=f"pymco.{kind}"):
+        KINDS[kind].setdefault(ep.name, ep.value)
+
+
+def register(kind: str, name: str, target: str) -> None:
+    """Add a provider at run time ("module:attr")."""
+    if kind not in KINDS:
+        raise PluginError(f"unknown plugin kind '{kind}'")
+    KINDS[kind][name] = target
+    _cache.pop((kind, name), None)
+
+
+def names(kind: str) -> list[str]:
+    _load_entry_points(kind)
+    return sorted(KINDS[kind])
+
+
+def resolve(kind: str, name: str) -> Any:
+    """Import and return the provider `name` of `kind`; PluginError if unknown."""
+    key = (kind, name)
+    if key in _cache:
+        return _cache[key]
+    table = KINDS.get(kind)
+    if table is None:
+        raise PluginError(f"unknown plugin kind '{kind}'")
+    target = table.get(name)
+    if target is None:
+        _load_entry_points(kind)
+        target = table.get(name)
+    if target is None:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise PluginError(f"unknown {kind} plugin '{name}'{hint}; known: {', '.join(sorted(table))}")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        value = getattr(module, attr)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"cannot load {kind} plugin '{name}' from {target}: {exc}") from None
+    _cache[key] = value
+    return value

@@ -1,0 +1,1 @@
+"""The daemon side: pymcod's request loop, agents and lifecycle."""

@@ -1,0 +1,117 @@
+"""Finding, loading and activating agents and their DDLs.
+
+Operators drop agents into folders, so agents are found by directory: every
+`<name>.py` in the built-in agent folder and in each `<libdir>/agents/`
+(later folders win), each with its DDL `<name>.yaml` or `.json` in a DDL
+folder.  An agent that fails to import, lacks a DDL or declines activation is
+logged and skipped; the others still load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from types import ModuleType
+
+from pymco.agent import Agent
+from pymco.ddl.loader import load_ddl
+from pymco.ddl.model import AgentDDL
+from pymco.errors import DDLError, PluginError
+from pymco.paths import agent_dirs, ddl_dirs
+from pymco.server.node import NodeContext
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AgentManager", "LoadedAgent", "find_agent_files", "agent_class"]
+
+
+@dataclass
+class LoadedAgent:
+    name: str
+    instance: Agent
+    ddl: AgentDDL
+    path: str
+
+
+def find_agent_files(dirs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for directory in dirs:
+        if not os.path.isdir(directory):
+            continue
+        for entry in sorted(os.listdir(directory)):
+            if entry.endswith(".py") and not entry.startswith("_"):
+                found[entry[:-3]] = os.path.join(directory, entry)
+    return found
+
+
+def _import(name: str, path: str) -> ModuleType:
+    module_name = f"pymco_agents.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"cannot import agent file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def agent_class(module: ModuleType, path: str) -> type[Agent]:
+    """The one Agent subclass a module defines."""
+    classes = [obj for obj in vars(module).values()
+               if inspect.isclass(obj) and issubclass(obj, Agent) and obj.__module__ == module.__name__]
+    if len(classes) != 1:
+        raise PluginError(f"{path} must define exactly one Agent subclass (found {len(classes)})")
+    return classes[0]
+
+
+class AgentManager:
+    def __init__(self, node: NodeContext) -> None:
+        self.node = node
+        self._agents: dict[str, LoadedAgent] = {}
+        self._lock = threading.Lock()
+        node.agent_manager = self
+
+    def load_all(self) -> dict[str, LoadedAgent]:
+        """(Re)scan the agent folders; returns the new set (also kept)."""
+        config = self.node.config
+        files = find_agent_files(agent_dirs(config))
+        ddir = ddl_dirs(config)
+        loaded: dict[str, LoadedAgent] = {}
+        for name, path in files.items():
+            try:
+                ddl = load_ddl(name, ddir)
+                cls = agent_class(_import(name, path), path)
+                if not cls.activate(name, config, self.node):
+                    log.info("agent %s is not active on this node", name)
+                    continue
+                loaded[name] = LoadedAgent(name, cls(name, ddl, self.node), ddl, path)
+                log.debug("loaded agent %s from %s", name, path)
+            except (DDLError, PluginError) as exc:
+                log.error("not loading agent %s: %s", name, exc)
+            except Exception as exc:  # noqa: BLE001 - a broken agent must not stop the others
+                log.error("not loading agent %s from %s: %s: %s", name, path, type(exc).__name__, exc)
+        with self._lock:
+            self._agents = loaded
+        log.info("agents loaded: %s", ", ".join(sorted(loaded)) or "none")
+        return loaded
+
+    def names(self) -> list[str]:
+        return sorted(self._agents)
+
+    def get(self, name: str) -> LoadedAgent | None:
+        return self._agents.get(name)
+
+    def ddl(self, name: str) -> AgentDDL:
+        agent = self._agents.get(name)
+        if agent is None:
+            raise KeyError(name)
+        return agent.ddl

@@ -1,0 +1,157 @@
+"""`pymcod`: assemble the daemon from its plugins and run it until told to stop.
+
+Lifecycle: load config -> logging -> (daemonize, pidfile) -> facts, agents,
+security, connector -> subscribe -> serve.  Signals: TERM/INT stop (waiting
+for running actions when `soft_shutdown` is on), USR1 reloads agents, USR2
+cycles the log level, HUP reopens log files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from pymco import __version__, plugins
+from pymco.config import DEFAULT_SERVER_CONFIG, Config, load_config
+from pymco.errors import PymcoError
+from pymco.log import cycle_level, reopen_logs, setup_logging
+from pymco.server.agents import AgentManager
+from pymco.server.node import NodeContext
+from pymco.server.pidfile import PidFile
+from pymco.server.runner import Runner
+from pymco.server.stats import RunnerStats
+from pymco.server.workers import WorkerPool
+
+log = logging.getLogger("pymco.daemon")
+
+__all__ = ["Daemon", "main"]
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        self.reload_requested = threading.Event()
+        self.stats = RunnerStats()
+        facts_cls = plugins.resolve("facts", config.factsource)
+        self.node = NodeContext(config, facts_cls(config), self.stats)
+        self.agents = AgentManager(self.node)
+        self.security = plugins.resolve("security", config.securityprovider)(config, client=False)
+        self.connector = plugins.resolve("connector", config.connector)(config, config.identity, daemon=True)
+        self.pool = WorkerPool(config.max_workers, config.max_queued_requests)
+        self.runner = Runner(config, self.connector, self.security, self.node, self.agents, self.pool)
+        self._setup_policies()
+
+    def _setup_policies(self) -> None:
+        config = self.config
+        if config.rpcauthorization:
+            provider = config.rpcauthprovider or "action_policy"
+            self.node.authorizer = plugins.resolve("authorization", provider)(config)
+        if config.rpcaudit:
+            provider = config.rpcauditprovider or "logfile"
+            self.node.auditor = plugins.resolve("audit", provider)(config)
+
+    def start(self) -> None:
+        self.node.facts.facts()
+        self.agents.load_all()
+        self.connector.keep_connected()
+        self.runner.subscribe()
+        log.info("pymcod %s started as %s in %s", __version__, self.config.identity,
+                 ", ".join(self.config.collectives))
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
+        signal.signal(signal.SIGUSR1, lambda *_: self.reload_requested.set())
+        signal.signal(signal.SIGUSR2, lambda *_: cycle_level())
+        signal.signal(signal.SIGHUP, lambda *_: reopen_logs())
+
+    def serve(self) -> None:
+        while not self.stop_event.is_set():
+            self.stop_event.wait(0.5)
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                log.info("reloading agents (SIGUSR1)")
+                self.runner.reload_agents()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        config = self.config
+        if config.soft_shutdown:
+            limit = config.soft_shutdown_timeout
+            log.info("soft shutdown: waiting %s for running actions",
+                     f"up to {limit:g}s" if limit else "without limit")
+            done = self.pool.shutdown(wait=limit if limit else 10 ** 9)
+            if not done:
+                log.warning("soft shutdown timeout reached with actions still running")
+        else:
+            self.pool.shutdown(wait=0)
+        self.connector.disconnect()
+        log.info("pymcod stopped")
+
+
+def daemonize() -> None:
+    """Classic double fork; stdio to /dev/null; cwd /."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pymcod", description="The pymco daemon (MCollective-compatible server).")
+    parser.add_argument("-c", "--config", default=DEFAULT_SERVER_CONFIG, help="server config file")
+    parser.add_argument("-p", "--pidfile", help="write the daemon's PID here")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--daemonize", dest="daemonize", action="store_true", default=None,
+                       help="detach into the background")
+    group.add_argument("--no-daemonize", dest="daemonize", action="store_false", help="stay in the foreground")
+    parser.add_argument("--version", action="version", version=f"pymcod {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "facts":
+        from pymco.facts.refresh import main as facts_main
+
+        return facts_main(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config, mode="server")
+        detach = config.daemonize if args.daemonize is None else args.daemonize
+        setup_logging(config, default_type=None)
+        for warning in config.warnings:
+            log.warning(warning)
+        pidfile = PidFile(args.pidfile) if args.pidfile else None
+        if pidfile:
+            pidfile.check()
+        if detach:
+            daemonize()
+        if pidfile:
+            pidfile.write()
+        try:
+            daemon = Daemon(config)
+            daemon.install_signals()
+            daemon.start()
+            daemon.serve()
+        finally:
+            if pidfile:
+                pidfile.remove()
+    except PymcoError as exc:
+        print(f"pymcod: {exc}", file=sys.stderr)
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
