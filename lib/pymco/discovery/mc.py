@@ -26,8 +26,9 @@ class McDiscovery(DiscoveryMethod):
         flt = request.filter.copy()
         if request.agent:
             flt.add_agent(request.agent)
+        # No "collective" key: Ruby nodes treat any extra key as a non-empty
+        # filter, and an otherwise empty one would then select nobody.
         wire = flt.to_wire()
-        wire["collective"] = request.collective
         ping = Request(agent="discovery", collective=request.collective, body="ping", filter=wire,
                        callerid=session.callerid(), senderid=session.identity,
                        ttl=session.config.ttl)

@@ -1,0 +1,61 @@
+"""Issue 2 interop: Ruby mco drives pymcod; pymco's mco drives Ruby mcollectived."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.ruby import RubyNode, ruby_client_config, ruby_mco
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def mixed(cluster, tmp_path_factory):
+    cluster.add_node("py01", facts={"role": "web"})
+    cluster.add_node("py02", facts={"role": "db"})
+    cluster.wait()
+    rdir = tmp_path_factory.mktemp("ruby")
+    nodes = [RubyNode(f"rb0{i}", rdir / f"rb0{i}", cluster.collectives, facts={"role": "web"}).start()
+             for i in (1, 2)]
+    for node in nodes:
+        node.wait_started()
+    config = ruby_client_config(rdir / "client.cfg", cluster.collectives)
+    yield cluster, config
+    for node in nodes:
+        node.stop()
+
+
+def test_ruby_mco_ping_sees_pymcod(mixed):
+    cluster, config = mixed
+    result = ruby_mco("ping", config=config)
+    assert result.rc == 0, result
+    for name in ("py01", "py02", "rb01", "rb02"):
+        assert name in result.out
+
+
+def test_ruby_mco_inventory_of_pymcod(mixed):
+    cluster, config = mixed
+    result = ruby_mco("rpc", "rpcutil", "inventory", "-I", "py01", "--json", config=config)
+    assert result.rc == 0, result
+    [reply] = json.loads(result.out)
+    assert reply["sender"] == "py01"
+    assert "rpcutil" in reply["data"]["agents"]
+    assert reply["data"]["facts"]["role"] == "web"
+
+
+def test_pymco_ping_sees_ruby_nodes(mixed):
+    cluster, config = mixed
+    result = cluster.mco("ping")
+    assert result.rc == 0, result
+    assert "rb01" in result.out and "rb02" in result.out
+
+
+def test_pymco_rpc_ping_to_ruby_nodes(mixed):
+    cluster, config = mixed
+    result = cluster.mco("rpc", "rpcutil", "ping", "-I", "rb01", "-I", "rb02", "--json")
+    assert result.rc == 0, result
+    replies = json.loads(result.out)
+    assert sorted(r["sender"] for r in replies) == ["rb01", "rb02"]
+    assert all(r["statuscode"] == 0 for r in replies)
