@@ -1,0 +1,148 @@
+"""A private RabbitMQ node for tests that stop, restart or reconfigure a broker.
+
+The system broker on 61613 is shared by every test run on the machine; tests
+of outages, failover or TLS start their own node instead: own node name,
+ports, data, logs and Erlang cookie, loopback only, with the STOMP plugin,
+the vhost, user and exchanges pymco needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support.cluster import BROKER, connector_lines
+
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRabbitMQ:
+    def __init__(self, directory: Path, name: str = "pymcotest", collectives: list[str] | None = None,
+                 tls: dict[str, str] | None = None) -> None:
+        if not (RABBIT_BIN / "rabbitmq-server").exists():
+            raise RuntimeError("rabbitmq-server is not installed; run scripts/bootstrap")
+        self.directory = directory
+        self.node = f"{name}{os.getpid()}@localhost"
+        self.amqp_port = free_port()
+        self.dist_port = free_port()
+        self.stomp_port = free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+        self.collectives = collectives or ["mcollective"]
+        self.vhost = BROKER["vhost"]
+        self.user = BROKER["user"]
+        self.password = BROKER["password"]
+
+    # ---- environment for the Erlang node and its CLI tools
+    def env(self) -> dict[str, str]:
+        d = self.directory
+        return dict(
+            os.environ,
+            HOME=str(d),
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_CONFIG_FILE=str(d / "rabbitmq"),
+            RABBITMQ_CONFIG_FILES=str(d / "conf.d"),
+            RABBITMQ_MNESIA_BASE=str(d / "mnesia"),
+            RABBITMQ_LOG_BASE=str(d / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"),
+            RABBITMQ_CONF_ENV_FILE=str(d / "env.conf"),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_PID_FILE=str(d / "rabbitmq.pid"),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+
+    def write_config(self) -> None:
+        d = self.directory
+        for sub in ("conf.d", "log", "mnesia"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        lines = [f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
+                 f"stomp.listeners.tcp.1 = 127.0.0.1:{self.stomp_port}",
+                 "loopback_users = none"]
+        if self.tls:
+            lines += [f"stomp.listeners.ssl.1 = 127.0.0.1:{self.tls_port}",
+                      f"ssl_options.cacertfile = {self.tls['ca']}",
+                      f"ssl_options.certfile = {self.tls['cert']}",
+                      f"ssl_options.keyfile = {self.tls['key']}",
+                      "ssl_options.verify = verify_peer",
+                      "ssl_options.fail_if_no_peer_cert = false"]
+        (d / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
+        (d / "enabled_plugins").write_text("[rabbitmq_stomp].\n")
+        (d / "env.conf").write_text("")
+
+    def ctl(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), *args], env=self.env(), capture_output=True,
+                              text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {proc.stderr or proc.stdout}")
+        return proc
+
+    @property
+    def running(self) -> bool:
+        return self.ctl("-q", "status", check=False, timeout=30).returncode == 0
+
+    def start(self, timeout: float = 90) -> "PrivateRabbitMQ":
+        self.write_config()
+        subprocess.run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=self.env(), check=True,
+                       capture_output=True, timeout=60)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.ctl("-q", "await_startup", "--timeout", "5", check=False).returncode == 0:
+                self._wait_port(self.stomp_port, end)
+                return self
+            time.sleep(0.5)
+        raise RuntimeError(f"private RabbitMQ {self.node} did not start; logs in {self.directory / 'log'}")
+
+    @staticmethod
+    def _wait_port(port: int, end: float) -> None:
+        while time.monotonic() < end:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"port {port} did not open")
+
+    def setup(self) -> "PrivateRabbitMQ":
+        """vhost, user, permissions and the exchanges of each collective."""
+        self.ctl("-q", "add_vhost", self.vhost)
+        self.ctl("-q", "add_user", self.user, self.password)
+        self.ctl("-q", "set_permissions", "-p", self.vhost, self.user, ".*", ".*", ".*")
+        exchanges = [{"name": f"{c}_{kind}", "vhost": self.vhost, "type": "topic", "durable": True,
+                      "auto_delete": False, "internal": False, "arguments": {}}
+                     for c in self.collectives for kind in ("broadcast", "directed")]
+        defs = self.directory / "defs.json"
+        defs.write_text(json.dumps({"exchanges": exchanges}))
+        self.ctl("-q", "import_definitions", str(defs))
+        return self
+
+    def stop(self) -> None:
+        """Stop the node (its data stays, so start() brings it back as it was)."""
+        self.ctl("-q", "stop", check=False, timeout=60)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.stomp_port)) != 0:
+                    return
+            time.sleep(0.2)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory / "mnesia", ignore_errors=True)
+
+    def connector_lines(self, connector: str = "rabbitmq") -> list[str]:
+        return connector_lines(connector, {"port": self.stomp_port})
