@@ -101,6 +101,9 @@ class Session:
             except queue.Empty:
                 continue
             if item is _LOST:
+                reason = self._connector.broker_error() if self._connector is not None else None
+                if reason:
+                    raise ConnectorError(f"the broker closed the connection: {reason}")
                 raise ConnectorError("lost the connection to the broker while waiting for replies")
             reply = self._decode(item, result)  # type: ignore[arg-type]
             if reply is None:

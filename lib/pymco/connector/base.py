@@ -95,6 +95,10 @@ class Connector(ABC):
                         ttl: int, nodes: list[str] | None = None) -> None:
         """Broadcast to `agent` in `collective`, or send to each of `nodes`."""
 
+    def broker_error(self) -> str | None:
+        """Why the broker closed the connection, when it said so."""
+        return None
+
     # ---- helpers for subclasses
     def _deliver(self, payload: bytes, headers: dict[str, str]) -> None:
         callback = self._on_message

@@ -66,8 +66,10 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
         self.error = text
         if not self.connected.is_set():
             self.connected.set()  # wake the waiter; it reads self.error
+        elif self.owner.daemon:
+            log.error("broker reported an error: %s%s", text, explain_broker_error(text))
         else:
-            log.error("broker reported an error: %s", text)
+            log.debug("broker reported an error: %s", text)
 
     def on_message(self, frame: Any) -> None:
         self.owner._deliver(frame.body, frame.headers)
@@ -285,10 +287,11 @@ class StompConnector(Connector):
             self._start_reconnector()
 
     def _lost(self, generation: int) -> None:
-        if generation != self._generation or self._closing:
-            return
+        listener = self._listener
+        if self._closing or listener is None or listener.generation != generation:
+            return  # a failed attempt, or a connection we already replaced
         member = self.current
-        log.warning("lost the connection to %s", member)
+        (log.warning if self.daemon else log.debug)("lost the connection to %s", member)
         self._state(False)
         if self.daemon:
             self._start_reconnector()
@@ -347,6 +350,17 @@ class StompConnector(Connector):
             raise ConnectorError(f"sending to {destination} failed: {exc}") from None
 
     def broker_error(self) -> str | None:
-        """The last ERROR frame text of the live connection, if any."""
+        """The last ERROR frame of the connection, with a hint for the operator."""
         listener = self._listener
-        return listener.error if listener else None
+        if listener is None or listener.error is None:
+            return None
+        return listener.error + explain_broker_error(listener.error)
+
+
+def explain_broker_error(text: str) -> str:
+    """A hint for errors operators meet when a broker is not set up for a collective."""
+    if "no exchange" in text:
+        return " (the collective's exchanges do not exist: create them, e.g. scripts/broker-setup --collectives NAME)"
+    if "access_refused" in text.lower() or "access refused" in text.lower():
+        return " (the broker user lacks permission: check its permissions on the vhost)"
+    return ""
