@@ -195,6 +195,7 @@ class Cluster:
 
     def __init__(self, directory: Path, collectives: list[str] | None = None) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.collectives = collectives or [unique_name()]
         setup_collectives(self.collectives)
         self.nodes: dict[str, Node] = {}

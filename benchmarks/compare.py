@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""pymco beside Ruby MCollective 2.12.5, same machine, same broker, same run.
+
+For each fleet size N it starts N pymcod daemons and N Ruby mcollectived
+daemons (psk, RabbitMQ STOMP), then alternately runs each implementation's
+`mco rpc rpcutil ping --nodes FILE` against its own fleet, and prints medians
+and pymco/Ruby ratios:
+
+  * wall time of `mco rpc rpcutil ping --nodes FILE` (every node must answer)
+  * daemon idle RSS (median over the fleet)
+  * daemon CPU per 100 directed `rpcutil ping` requests (one daemon, utime+stime)
+
+    .venv/bin/python benchmarks/compare.py --sizes 10,40 --reps 5
+
+Run it by hand (scripts/bootstrap first); the test suite runs it once at a tiny size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.cluster import Cluster, Node, tool, unique_name  # noqa: E402
+from tests.support.ruby import RubyNode, ruby_client_config  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def timed(cmd: list[str], expect: int) -> float:
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    elapsed = time.monotonic() - start
+    replies = json.loads(proc.stdout or "[]") if "--json" in cmd else []
+    if proc.returncode != 0 or ("--json" in cmd and len(replies) != expect):
+        raise RuntimeError(f"{' '.join(cmd)} failed (rc {proc.returncode}, {len(replies)}/{expect} replies): "
+                           f"{proc.stderr.strip()[:300]}")
+    return elapsed
+
+
+def directed_pings(client_config: Path, identity: str, count: int) -> None:
+    """`count` sequential directed rpcutil ping requests through pymco's client library."""
+    from pymco.client.rpc import CallOptions, RPCClient
+    from pymco.client.session import Session
+    from pymco.config import load_config
+    from pymco.matcher.filter import Filter
+
+    session = Session(load_config(str(client_config), mode="client"))
+    try:
+        flt = Filter()
+        flt.add_identity(identity)
+        for _ in range(count):
+            client = RPCClient(session, "rpcutil", None, CallOptions(filter=flt, timeout=10))
+            stats = client.call("ping", {})
+            if stats.responses != 1:
+                raise RuntimeError(f"{identity} did not answer a ping")
+    finally:
+        session.close()
+
+
+def wait_answering(client_config: Path, node_list: Path, size: int, timeout: float = 180) -> None:
+    """Until every node of the list answers a directed ping (daemons log at warn: no start line)."""
+    end = time.monotonic() + timeout
+    cmd = [tool("mco"), "rpc", "rpcutil", "ping", "--nodes", str(node_list), "--json", "-t", "3",
+           "-c", str(client_config)]
+    while time.monotonic() < end:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if proc.stdout.strip() and len(json.loads(proc.stdout)) == size:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the daemons of {node_list} did not all answer within {timeout}s")
+
+
+class Fleets:
+    def __init__(self, workdir: Path, size: int) -> None:
+        self.size = size
+        self.cluster = Cluster(workdir / "pymco", [unique_name("bench")])
+        self.py_nodes: list[Node] = []
+        self.rb_nodes: list[RubyNode] = []
+        self.workdir = workdir
+
+    def start(self) -> None:
+        collectives = self.cluster.collectives
+        for i in range(self.size):
+            facts = {"role": "web" if i % 2 else "db", "index": i}
+            self.py_nodes.append(self.cluster.add_node(f"py{i:03d}", facts=facts, base_facts=False,
+                                                       loglevel="warn"))
+            self.rb_nodes.append(RubyNode(f"rb{i:03d}", self.workdir / "ruby" / f"rb{i:03d}", collectives,
+                                          facts=facts, settings={"loglevel": "warn"}).start())
+        self.py_list = self.workdir / "py-nodes.txt"
+        self.py_list.write_text("".join(f"{n.identity}\n" for n in self.py_nodes))
+        self.rb_list = self.workdir / "rb-nodes.txt"
+        self.rb_list.write_text("".join(f"{n.identity}\n" for n in self.rb_nodes))
+        self.rb_client = ruby_client_config(self.workdir / "ruby" / "client.cfg", collectives)
+        for node_list in (self.py_list, self.rb_list):
+            wait_answering(self.cluster.client_config, node_list, self.size)
+        time.sleep(3)  # let start-up settle before measuring idle figures
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        for node in self.rb_nodes:
+            node.stop()
+
+
+def measure(size: int, reps: int, requests: int) -> dict[str, tuple[float, float]]:
+    with tempfile.TemporaryDirectory(prefix="pymco-bench-") as tmp:
+        fleets = Fleets(Path(tmp), size)
+        try:
+            fleets.start()
+            rows: dict[str, tuple[float, float]] = {}
+            py_rss = statistics.median(rss_kib(n.proc.pid) for n in fleets.py_nodes) / 1024
+            rb_rss = statistics.median(rss_kib(n.proc.pid) for n in fleets.rb_nodes) / 1024
+            rows["daemon idle RSS (MiB, median)"] = (py_rss, rb_rss)
+            py_cmd = [tool("mco"), "rpc", "rpcutil", "ping", "--nodes", str(fleets.py_list), "--json",
+                      "-c", str(fleets.cluster.client_config)]
+            rb_cmd = ["mco", "rpc", "rpcutil", "ping", "--nodes", str(fleets.rb_list), "--json",
+                      "--config", str(fleets.rb_client)]
+            py_times, rb_times = [], []
+            for _ in range(reps):
+                py_times.append(timed(py_cmd, size))
+                rb_times.append(timed(rb_cmd, size))
+            rows[f"mco rpc rpcutil ping --nodes FILE, {size} daemons (s)"] = (
+                statistics.median(py_times), statistics.median(rb_times))
+            cpu = []
+            for node_pid, identity in ((fleets.py_nodes[0].proc.pid, fleets.py_nodes[0].identity),
+                                       (fleets.rb_nodes[0].proc.pid, fleets.rb_nodes[0].identity)):
+                before = cpu_seconds(node_pid)
+                directed_pings(fleets.cluster.client_config, identity, requests)
+                cpu.append((cpu_seconds(node_pid) - before) * 100 / requests)
+            rows["daemon CPU per 100 rpcutil ping requests (s)"] = (cpu[0], cpu[1])
+            return rows
+        finally:
+            fleets.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,40", help="fleet sizes, comma separated")
+    parser.add_argument("--reps", type=int, default=5, help="client runs per implementation and size")
+    parser.add_argument("--requests", type=int, default=200, help="directed requests for the CPU figure")
+    args = parser.parse_args(argv)
+    print(f"{'figure':<58} {'pymco':>10} {'Ruby':>10} {'pymco/Ruby':>11}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        for figure, (py, rb) in measure(size, args.reps, args.requests).items():
+            print(f"{figure:<58} {py:>10.3f} {rb:>10.3f} {py / rb if rb else float('nan'):>11.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
