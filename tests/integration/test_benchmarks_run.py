@@ -1,0 +1,20 @@
+"""The benchmark scripts run once at tiny sizes so they cannot rot (no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_compare_runs(repo):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "compare.py"), "--sizes", "1", "--reps", "1",
+                           "--requests", "5"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:1] == ["figure"]
+    assert any(line.startswith("mco rpc rpcutil ping --nodes FILE, 1 daemons") for line in lines)
+    assert any(line.startswith("daemon idle RSS") for line in lines)
