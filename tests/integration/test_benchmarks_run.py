@@ -18,3 +18,11 @@ def test_compare_runs(repo):
     assert lines[0].split()[:1] == ["figure"]
     assert any(line.startswith("mco rpc rpcutil ping --nodes FILE, 1 daemons") for line in lines)
     assert any(line.startswith("daemon idle RSS") for line in lines)
+
+
+@pytest.mark.parametrize("script", ["raw_fanin.py", "fleet.py"])
+def test_fanin_scripts_run(repo, script):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / script), "--nodes", "6", "--rounds", "2",
+                           "--processes", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lost 0" in proc.stdout

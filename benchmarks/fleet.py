@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""A fleet simulator: N pymco nodes, each with the daemon's real request path.
+
+Every simulated node has its own identity, facts, broker connection, psk
+security, filter matching, DDL validation and the real rpcutil and discovery
+agents (pymco's `Runner`); nodes are spread over a few processes so that
+1,000+ fit on a small machine.  A client then discovers the fleet and sends
+broadcast `rpcutil ping` rounds, printing per round how many nodes answered
+and how long the whole fan-in took.
+
+    .venv/bin/python benchmarks/fleet.py --nodes 1000 --rounds 20
+
+Compare with benchmarks/raw_fanin.py (the same fan-in with no pymco code).
+RabbitMQ needs more than its default 1,024 file descriptors for ~840+ nodes:
+scripts/broker-setup raises the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "lib"))
+
+from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
+
+
+def node_config(identity: str, collective: str, heartbeat: int) -> Any:
+    from pymco.config import Config
+
+    config = Config(path=None, mode="server")
+    for key, value in {"identity": identity, "collectives": collective, "securityprovider": "psk",
+                       "connector": "rabbitmq", "classesfile": "/nonexistent", "max_workers": "4"}.items():
+        config.set(key, value)
+    config.pluginconf.update({
+        "psk": PSK, "rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
+        "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(BROKER["port"]),
+        "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
+        "rabbitmq.heartbeat_interval": str(heartbeat)})
+    return config
+
+
+def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any) -> None:
+    from pymco.connector.rabbitmq import RabbitMQConnector
+    from pymco.facts.base import FactSource
+    from pymco.security.psk import PskSecurity
+    from pymco.server.agents import AgentManager
+    from pymco.server.node import NodeContext
+    from pymco.server.runner import Runner
+    from pymco.server.stats import RunnerStats
+    from pymco.server.workers import WorkerPool
+
+    class StaticFacts(FactSource):
+        def __init__(self, config: Any, facts: dict[str, Any]) -> None:
+            super().__init__(config)
+            self.static = facts
+
+        def load(self) -> dict[str, Any]:
+            return self.static
+
+    pool = WorkerPool(8, 100_000, name="fleet-worker")
+    runners = []
+    for index in range(first, first + count):
+        identity = f"sim{index:05d}"
+        config = node_config(identity, collective, heartbeat)
+        facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
+                                     "os": {"family": "Debian" if index % 4 else "RedHat"}})
+        node = NodeContext(config, facts, RunnerStats())
+        agents = AgentManager(node)
+        agents.load_all()
+        connector = RabbitMQConnector(config, identity, daemon=True)
+        runner = Runner(config, connector, PskSecurity(config, client=False), node, agents, pool)
+        connector.connect()
+        runner.subscribe()
+        runners.append(runner)
+    ready.put(count)
+    stop.wait()
+    for runner in runners:
+        runner.connector.disconnect()
+
+
+def client_rounds(collective: str, expected: int, rounds: int, timeout: float) -> tuple[list[float], int]:
+    from pymco.client.rpc import CallOptions, RPCClient
+    from pymco.client.session import Session
+    from pymco.config import load_config
+
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
+        handle.write("\n".join([
+            "identity = fleetclient", f"collectives = {collective}", "securityprovider = psk",
+            f"plugin.psk = {PSK}", "connector = rabbitmq", f"plugin.rabbitmq.vhost = {BROKER['vhost']}",
+            "plugin.rabbitmq.pool.size = 1", f"plugin.rabbitmq.pool.1.host = {BROKER['host']}",
+            f"plugin.rabbitmq.pool.1.port = {BROKER['port']}", f"plugin.rabbitmq.pool.1.user = {BROKER['user']}",
+            f"plugin.rabbitmq.pool.1.password = {BROKER['password']}", "loglevel = warn"]) + "\n")
+    session = Session(load_config(handle.name, mode="client"))
+    os.unlink(handle.name)
+    from pymco.ddl.loader import load_ddl
+    from pymco.paths import ddl_dirs
+
+    ddl = load_ddl("rpcutil", ddl_dirs(None))
+    times, lost = [], 0
+    try:
+        start = time.monotonic()
+        discovery = RPCClient(session, "rpcutil", ddl, CallOptions(discovery_timeout=int(timeout), quiet_window=2))
+        found = discovery.discover()
+        print(f"discovered {len(found)}/{expected} nodes in {time.monotonic() - start:.2f}s", flush=True)
+        for round_no in range(1, rounds + 1):
+            client = RPCClient(session, "rpcutil", ddl, CallOptions(timeout=timeout))
+            client._discovered = list(found)  # same fleet every round: no re-discovery
+            stats = client.call("ping", {})
+            missing = len(found) - stats.responses
+            lost += missing
+            times.append(stats.blocktime * 1000)
+            print(f"round {round_no:3d}: {stats.responses}/{len(found)} replies in {times[-1]:.1f} ms"
+                  + (f", {missing} missing" if missing else ""), flush=True)
+            time.sleep(0.2)
+        lost += expected - len(found)
+    finally:
+        session.close()
+    return times, lost
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=30, help="reply timeout per round, seconds")
+    parser.add_argument("--heartbeat", type=int, default=0, help="STOMP heart-beat interval of the nodes")
+    args = parser.parse_args(argv)
+
+    collective = unique_name("fleet")
+    setup_collectives([collective])
+    ctx = multiprocessing.get_context("fork")
+    ready, stop = ctx.Queue(), ctx.Event()
+    procs, first = [], 0
+    for i in range(args.processes):
+        count = args.nodes // args.processes + (1 if i < args.nodes % args.processes else 0)
+        if count:
+            procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
+                                                                stop), daemon=True))
+            first += count
+    start = time.monotonic()
+    for proc in procs:
+        proc.start()
+    up = sum(ready.get(timeout=900) for _ in procs)
+    print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
+    try:
+        times, lost = client_rounds(collective, up, args.rounds, args.timeout)
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(60)
+    print(f"{up} nodes, {args.rounds} rounds of broadcast rpcutil ping: min {min(times):.1f} ms, "
+          f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; replies lost {lost}")
+    return 0 if lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

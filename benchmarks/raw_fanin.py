@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The physical limit of fan-in: one broadcast, N plain stomp.py replies, no pymco code.
+
+N replier connections (spread over a few processes) bind to the broadcast
+exchange of a fresh collective; a requester publishes one request with a
+`/temp-queue/` reply-to, and each replier answers from its receiver thread
+with a 200-byte message.  Printed: time from the broadcast until the
+requester holds all N replies, per round and as min/median/max.
+
+    .venv/bin/python benchmarks/raw_fanin.py --nodes 1000 --rounds 20
+
+Compare with benchmarks/fleet.py, which puts pymco's whole request path in
+each replier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import queue
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+from pymco.connector.stomp_import import stomp  # noqa: E402
+from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa: E402
+
+REPLY = b"r" * 200
+
+
+def connect(listener: object | None = None) -> object:
+    conn = stomp.Connection12([(BROKER["host"], BROKER["port"])], vhost=BROKER["vhost"], auto_decode=False,
+                              heartbeats=(0, 0))
+    if listener is not None:
+        conn.set_listener("l", listener)
+    conn.connect(BROKER["user"], BROKER["password"], wait=True)
+    return conn
+
+
+class Replier:
+    def __init__(self) -> None:
+        self.conn: object | None = None
+
+    def on_message(self, frame: object) -> None:
+        reply_to = frame.headers.get("reply-to")  # type: ignore[attr-defined]
+        if reply_to:
+            self.conn.send(reply_to, REPLY)  # type: ignore[attr-defined]
+
+
+def replier_process(collective: str, count: int, ready: object, stop: object) -> None:
+    conns = []
+    for i in range(count):
+        replier = Replier()
+        conn = connect(replier)
+        replier.conn = conn
+        conn.subscribe(f"/exchange/{collective}_broadcast/bench", id=f"s{i}", ack="auto")  # type: ignore[attr-defined]
+        conns.append(conn)
+    ready.put(count)  # type: ignore[attr-defined]
+    stop.wait()  # type: ignore[attr-defined]
+    for conn in conns:
+        try:
+            conn.disconnect()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - best-effort teardown
+            pass
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.replies: "queue.Queue[float]" = queue.Queue()
+
+    def on_message(self, frame: object) -> None:
+        self.replies.put(time.monotonic())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=30)
+    args = parser.parse_args(argv)
+
+    collective = unique_name("fanin")
+    setup_collectives([collective])
+    ctx = multiprocessing.get_context("fork")
+    ready, stop = ctx.Queue(), ctx.Event()
+    per = [args.nodes // args.processes + (1 if i < args.nodes % args.processes else 0)
+           for i in range(args.processes)]
+    start = time.monotonic()
+    procs = [ctx.Process(target=replier_process, args=(collective, n, ready, stop), daemon=True)
+             for n in per if n]
+    for proc in procs:
+        proc.start()
+    connected = sum(ready.get(timeout=600) for _ in procs)
+    print(f"{connected} repliers connected and subscribed in {time.monotonic() - start:.1f}s "
+          f"({len(procs)} processes, pid {os.getpid()})")
+
+    collector = Collector()
+    conn = connect(collector)
+    times = []
+    lost_total = 0
+    try:
+        for round_no in range(1, args.rounds + 1):
+            sent = time.monotonic()
+            conn.send(f"/exchange/{collective}_broadcast/bench", b"ping",  # type: ignore[attr-defined]
+                      headers={"reply-to": "/temp-queue/fanin", "expiration": "30000"})
+            got = 0
+            last = sent
+            deadline = sent + args.timeout
+            while got < connected and time.monotonic() < deadline:
+                try:
+                    last = collector.replies.get(timeout=max(0.0, deadline - time.monotonic()))
+                    got += 1
+                except queue.Empty:
+                    break
+            lost_total += connected - got
+            times.append((last - sent) * 1000)
+            print(f"round {round_no:3d}: {got}/{connected} replies, all in {times[-1]:.1f} ms", flush=True)
+            time.sleep(0.2)
+            while not collector.replies.empty():  # late stragglers of this round
+                collector.replies.get_nowait()
+    finally:
+        conn.disconnect()  # type: ignore[attr-defined]
+        stop.set()
+        for proc in procs:
+            proc.join(30)
+    print(f"fan-in of {connected} replies: min {min(times):.1f} ms, median {statistics.median(times):.1f} ms, "
+          f"max {max(times):.1f} ms; lost {lost_total}")
+    return 0 if lost_total == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
