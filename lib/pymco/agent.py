@@ -15,11 +15,13 @@ outputs start at their DDL defaults.  `reply.fail(msg)` marks the reply failed
 with its message.  `self.run()` runs commands with a timeout, `LC_ALL=C` and
 in their own process group, which the daemon kills if the action outlives the
 DDL timeout.  `activate_when` decides whether the agent loads on this node;
-`self.setting(key)` reads `plugin.<agent>.<key>`.
+`self.setting(key)` reads `plugin.<agent>.<key>`; `self.implemented_by()`
+hands an action to an external program (pymco.external).
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 from pymco.config import str_to_bool
@@ -183,6 +185,22 @@ class Agent:
         """Run a command; it is killed (whole process group) at `timeout` or the action's deadline."""
         return run_command(command, timeout=timeout, stdin=stdin, cwd=cwd, environment=environment,
                            chomp=chomp, shell=shell)
+
+    def implemented_by(self, command: str, request: RPCRequest, reply: RPCReply) -> None:
+        """Let an external program answer this action (MCollective's implemented_by).
+
+        A relative `command` is looked up in `<libdir>/agents/<agent>/`.
+        """
+        from pymco.external import run_external
+        from pymco.paths import agent_dirs
+
+        if not os.path.isabs(command):
+            for directory in reversed(agent_dirs(self.config)):
+                candidate = os.path.join(directory, self.name, command)
+                if os.path.exists(candidate):
+                    command = candidate
+                    break
+        run_external(command, request, reply)
 
     def handle_message(self, request: "Request") -> Any:
         """Non-RPC agents only: answer a raw request body (None for no reply)."""

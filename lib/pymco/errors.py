@@ -31,6 +31,7 @@ __all__ = [
     "MissingRPCData",
     "InvalidRPCData",
     "UnknownRPCError",
+    "ActionFailed",
     "ClientError",
     "NoNodesDiscovered",
     "ClientTimeout",
@@ -133,6 +134,14 @@ class InvalidRPCData(RPCError):
 
 class UnknownRPCError(RPCError):
     status = 5
+
+
+class ActionFailed(UnknownRPCError):
+    """The node could not do what an action asked (a command failed, a tool is missing).
+
+    Status 5 with the reason, as a RuntimeError raised inside a Ruby agent;
+    the reply keeps the data the action filled in before failing.
+    """
 
 
 class ClientError(PymcoError):

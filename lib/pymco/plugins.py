@@ -58,6 +58,12 @@ KINDS: dict[str, dict[str, str]] = {
         "maxlength": "pymco.validators.builtin:length",
         "typecheck": "pymco.validators.builtin:typecheck",
         "array": "pymco.validators.builtin:array",
+        "service_name": "pymco.validators.names:service_name",
+        "package_name": "pymco.validators.names:package_name",
+        "puppet_variable": "pymco.validators.puppet:puppet_variable",
+        "puppet_tags": "pymco.validators.puppet:puppet_tags",
+        "puppet_server_address": "pymco.validators.puppet:puppet_server_address",
+        "puppet_resource": "pymco.validators.puppet:puppet_resource",
     },
     "data": {
         "fstat": "pymco.data.builtin:FstatData",
@@ -67,6 +73,16 @@ KINDS: dict[str, dict[str, str]] = {
     },
     "registration": {
         "agentlist": "pymco.registration.agentlist:AgentList",
+    },
+    "package_provider": {
+        "apt": "pymco.package.apt:AptProvider",
+        "dnf": "pymco.package.rpm:DnfProvider",
+        "yum": "pymco.package.rpm:YumProvider",
+    },
+    "service_provider": {
+        "systemd": "pymco.service.systemd:SystemdService",
+        "sysv": "pymco.service.sysv:SysvService",
+        "service": "pymco.service.command:CommandService",
     },
 }
 

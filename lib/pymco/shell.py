@@ -9,9 +9,11 @@ outlives its DDL timeout the daemon can kill all it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -85,8 +87,13 @@ def kill_process_group(pgid: int, grace: float = 2.0) -> None:
 
 def run_command(command: list[str] | str, *, timeout: float | None = None, stdin: str | None = None,
                 cwd: str | None = None, environment: dict[str, str] | None = None, chomp: bool = False,
-                shell: bool = False) -> CommandResult:
-    """Run `command`, capture its output, and kill its process group on timeout."""
+                shell: bool = False, output_files: bool = False) -> CommandResult:
+    """Run `command`, capture its output, and kill its process group on timeout.
+
+    With `output_files`, output is captured in temporary files instead of
+    pipes, so a daemon the command leaves behind holding its stdout (as
+    sloppy init scripts do) cannot keep us waiting for end-of-file.
+    """
     job = JobContext.current()
     if job is not None and job.deadline is not None:
         remaining = max(0.0, job.deadline - time.monotonic())
@@ -94,13 +101,33 @@ def run_command(command: list[str] | str, *, timeout: float | None = None, stdin
     env = dict(os.environ)
     env.update(environment or {})
     env["LC_ALL"] = "C"
-    try:
-        proc = subprocess.Popen(
-            command, shell=shell, cwd=cwd, env=env, start_new_session=True,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-    except OSError as exc:
-        return CommandResult(127, "", f"cannot run {command!r}: {exc.strerror}")
+    with contextlib.ExitStack() as files:
+        if output_files:
+            sinks: list[Any] = [files.enter_context(tempfile.TemporaryFile()) for _ in range(2)]
+        else:
+            sinks = [subprocess.PIPE, subprocess.PIPE]
+        try:
+            proc = subprocess.Popen(
+                command, shell=shell, cwd=cwd, env=env, start_new_session=True,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=sinks[0], stderr=sinks[1], text=True, errors="replace")
+        except OSError as exc:
+            return CommandResult(127, "", f"cannot run {command!r}: {exc.strerror}")
+        result = _wait(proc, job, stdin, timeout)
+        if output_files:
+            result.stdout, result.stderr = (_read_back(sink) for sink in sinks)
+    if chomp:
+        result.stdout, result.stderr = result.stdout.rstrip("\n"), result.stderr.rstrip("\n")
+    return result
+
+
+def _read_back(sink: Any) -> str:
+    sink.seek(0)
+    return sink.read().decode("utf-8", "replace")
+
+
+def _wait(proc: subprocess.Popen[str], job: JobContext | None, stdin: str | None,
+          timeout: float | None) -> CommandResult:
     if job is not None:
         with job.lock:
             job.pgids.add(proc.pid)
@@ -115,7 +142,5 @@ def run_command(command: list[str] | str, *, timeout: float | None = None, stdin
         if job is not None:
             with job.lock:
                 job.pgids.discard(proc.pid)
-    if chomp:
-        out, err = out.rstrip("\n"), err.rstrip("\n")
     code = proc.returncode if proc.returncode is not None else -1
-    return CommandResult(code, out, err, timed_out)
+    return CommandResult(code, out or "", err or "", timed_out)

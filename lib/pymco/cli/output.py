@@ -114,7 +114,7 @@ def text_for_result(result: RPCResult, spec: ActionSpec | None, colour: Colour) 
                         out.append(f"{pad}{line}\n")
             else:
                 hanging = " " * (longest + 5)
-                out.append(" " + ruby_inspect(value, indent=longest + 5).replace("\n", "\n" + hanging) + "\n")
+                out.append(" " + ruby_inspect(value).replace("\n", "\n" + hanging) + "\n")
     elif status > 1 and result.data:
         out.append("\n\t" + ruby_inspect(result.data).replace("\n", "\n\t") + "\n")
     out.append("\n")
@@ -130,7 +130,7 @@ def render_results(results: Iterable[RPCResult], spec: ActionSpec | None, displa
     for result in results:
         if verbose:
             out.append(f"{clean(result.sender):<40}: {clean(result.statusmsg)}\n")
-            out.append("    " + ruby_inspect(result.data, indent=4).replace("\n", "\n    ") + "\n\n")
+            out.append("    " + ruby_inspect(result.data).replace("\n", "\n    ") + "\n\n")
             continue
         if policy == "ok" and result.statuscode != 0:
             continue

@@ -3,7 +3,9 @@
 Operators drop agents into folders, so agents are found by directory: every
 `<name>.py` in the built-in agent folder and in each `<libdir>/agents/`
 (later folders win), each with its DDL `<name>.yaml` or `.json` in a DDL
-folder.  An agent that fails to import, lacks a DDL or declines activation is
+folder.  A sub-folder `<name>/` holding an executable `<name>` is an agent
+implemented by that program (pymco.external); its DDL must say so with
+`provider: external`.  An agent that fails to import, lacks a DDL or declines activation is
 logged and skipped; the others still load.
 """
 
@@ -22,6 +24,7 @@ from pymco.agent import Agent
 from pymco.ddl.loader import load_ddl
 from pymco.ddl.model import AgentDDL
 from pymco.errors import DDLError, PluginError
+from pymco.external import EXTERNAL_PROVIDER, ExternalAgent, external_program
 from pymco.paths import agent_dirs, ddl_dirs
 from pymco.server.node import NodeContext
 
@@ -39,13 +42,20 @@ class LoadedAgent:
 
 
 def find_agent_files(dirs: list[str]) -> dict[str, str]:
+    """name -> a Python agent file or an external agent's program."""
     found: dict[str, str] = {}
     for directory in dirs:
         if not os.path.isdir(directory):
             continue
         for entry in sorted(os.listdir(directory)):
-            if entry.endswith(".py") and not entry.startswith("_"):
+            if entry.startswith(("_", ".")):
+                continue
+            if entry.endswith(".py"):
                 found[entry[:-3]] = os.path.join(directory, entry)
+            else:
+                program = external_program(directory, entry)
+                if program is not None:
+                    found[entry] = program
     return found
 
 
@@ -89,11 +99,16 @@ class AgentManager:
         for name, path in files.items():
             try:
                 ddl = load_ddl(name, ddir)
-                cls = agent_class(_import(name, path), path)
+                external = not path.endswith(".py")
+                if external != (ddl.metadata.provider == EXTERNAL_PROVIDER):
+                    raise PluginError(f"{ddl.path}: metadata.provider must be '{EXTERNAL_PROVIDER}' exactly when "
+                                      f"the agent is a program ({path})")
+                cls = ExternalAgent if external else agent_class(_import(name, path), path)
                 if not cls.activate(name, config, self.node):
                     log.info("agent %s is not active on this node", name)
                     continue
-                loaded[name] = LoadedAgent(name, cls(name, ddl, self.node), ddl, path)
+                instance = ExternalAgent(name, ddl, self.node, path) if external else cls(name, ddl, self.node)
+                loaded[name] = LoadedAgent(name, instance, ddl, path)
                 log.debug("loaded agent %s from %s", name, path)
             except (DDLError, PluginError) as exc:
                 log.error("not loading agent %s: %s", name, exc)

@@ -1,0 +1,127 @@
+"""Writing an agent DDL for other MCollective implementations.
+
+* Ruby: a `.ddl` file for Ruby MCollective clients (`<libdir>/mcollective/agent/`),
+  so a stock `mco` validates requests and renders replies of pymco agents.
+  Ruby clients only know the validators shellsafe, ipv4address and
+  ipv6address, so pymco's named validators are written as their equivalent
+  regular expression (a validator's `ruby_regex`); the daemon still checks
+  requests with the exact validator.
+* Choria JSON: the same content in Choria's agent DDL schema, every output
+  with its `default` written out, as Choria's own files are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pymco import plugins
+from pymco.ddl.model import AgentDDL, InputSpec
+from pymco.errors import DDLError, PluginError
+
+__all__ = ["to_choria", "to_ruby", "ruby_literal", "ruby_validation", "CHORIA_SCHEMA"]
+
+CHORIA_SCHEMA = "https://choria.io/schemas/mcorpc/ddl/v1/agent.json"
+_RUBY_VALIDATORS = {"shellsafe", "ipv4address", "ipv6address"}
+_TYPE_NAMES = {"string", "integer", "float", "number", "boolean"}
+
+
+def ruby_string(text: str) -> str:
+    """A double-quoted Ruby literal (no interpolation)."""
+    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("#", "\\#")
+               .replace("\n", "\\n").replace("\t", "\\t"))
+    return f'"{escaped}"'
+
+
+def ruby_literal(value: Any) -> str:
+    """Python data as Ruby source; mapping keys become symbols."""
+    if value is None:
+        return "nil"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return ruby_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(ruby_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f":{_symbol(k)} => {ruby_literal(v)}" for k, v in value.items()) + "}"
+    raise DDLError(f"cannot write {type(value).__name__} value {value!r} as Ruby")
+
+
+def _symbol(key: Any) -> str:
+    name = str(key)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise DDLError(f"cannot write {name!r} as a Ruby symbol")
+    return name
+
+
+def _single_quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def ruby_validation(spec: InputSpec) -> str:
+    """The `:validation` a Ruby client can apply for this input."""
+    validation = spec.validation
+    if validation is None or validation == "":
+        return _single_quoted(".*")
+    if isinstance(validation, list):
+        return ruby_literal(validation)
+    name = str(validation)
+    if name in _RUBY_VALIDATORS or name in _TYPE_NAMES:
+        return f":{name}"
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        try:
+            validator = plugins.resolve("validator", name)
+        except PluginError as exc:
+            raise DDLError(f"input {spec.name}: {exc}") from None
+        pattern = getattr(validator, "ruby_regex", None)
+        if pattern is None:
+            raise DDLError(f"input {spec.name}: validator '{name}' has no Ruby equivalent (ruby_regex)")
+        return _single_quoted(pattern)
+    return _single_quoted(name)
+
+
+def to_choria(ddl: AgentDDL) -> dict[str, Any]:
+    metadata = ddl.metadata.as_dict()
+    if ddl.metadata.provider:
+        metadata["provider"] = ddl.metadata.provider
+    actions = []
+    for spec in ddl.actions.values():
+        inputs = {}
+        for key, inp in spec.inputs.items():
+            entry: dict[str, Any] = {"prompt": inp.prompt, "description": inp.description, "type": inp.type,
+                                     "default": inp.default, "optional": inp.optional}
+            if inp.type == "string":
+                entry["validation"] = inp.validation if inp.validation is not None else ".*"
+                entry["maxlength"] = inp.maxlength
+            if inp.type == "list":
+                entry["list"] = inp.list
+            inputs[key] = entry
+        outputs = {}
+        for key, out in spec.outputs.items():
+            entry = {"description": out.description, "display_as": out.display_as, "default": out.default}
+            if out.type:
+                entry["type"] = out.type
+            outputs[key] = entry
+        action: dict[str, Any] = {"action": spec.name, "input": inputs, "output": outputs, "display": spec.display,
+                                  "description": spec.description}
+        if spec.aggregates:
+            action["aggregate"] = [{"function": a.function, "args": [a.output, a.options] if a.options else
+                                    [a.output]} for a in spec.aggregates]
+        actions.append(action)
+    return {"$schema": CHORIA_SCHEMA, "metadata": metadata, "actions": actions}
+
+
+def choria_json(ddl: AgentDDL) -> str:
+    return json.dumps(to_choria(ddl), indent=2) + "\n"
+
+
+def to_ruby(ddl: AgentDDL) -> str:
+    from pymco.templating import render
+
+    return render("agent.ddl.j2", ddl=ddl)
