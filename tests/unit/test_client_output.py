@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pymco.aggregate.base import Aggregator
 from pymco.cli.application import halt_code
-from pymco.cli.output import Colour, columns, render_stats, ruby_inspect, text_for_result
+from pymco.cli.output import Colour, columns, render_results, render_stats, ruby_inspect, text_for_result
 from pymco.client.results import RequestStats, RPCResult
-from pymco.ddl.model import AgentDDL
+from pymco.ddl.model import ActionSpec, AgentDDL
 
 DDL = AgentDDL.from_dict({
     "metadata": {"name": "x", "description": "d", "author": "a", "license": "l", "version": "1", "url": "u",
@@ -75,3 +77,33 @@ def test_halt_codes():
     assert halt_code(stats(0, dtime=0.0)) == 4
     assert halt_code(stats(0)) == 1
     assert halt_code(stats(0, ok=1)) == 0
+
+
+def _results():
+    return [RPCResult("x", "get", "good", 0, "OK", {"fact": "a", "value": "b"}),
+            RPCResult("x", "get", "bad", 1, "it broke", {"fact": None})]
+
+
+@pytest.mark.parametrize("policy,shown", [("always", ["good", "bad"]), ("ok", ["good"]), ("failed", ["bad"]),
+                                          ("all", ["good", "bad"])])
+def test_display_policies(policy, shown):
+    text = render_results(_results(), DDL.action("get"), policy, Colour(False))
+    assert [name for name in ("good", "bad") if name in text] == shown
+
+
+def test_display_policy_from_the_ddl_and_flatten():
+    spec = AgentDDL.from_dict({
+        "metadata": DDL.metadata.as_dict(),
+        "actions": [{"action": "get", "description": "d", "display": "flatten",
+                     "output": {"value": {"description": "v", "display_as": "Value"}}}]}).action("get")
+    assert spec.display == "flatten"
+    assert render_results(_results(), spec, None, Colour(False)) == '{"fact"=>"a", "value"=>"b"}\n{"fact"=>nil}\n'
+    default = render_results(_results(), ActionSpec("get", "d"), None, Colour(False))  # no display: "failed"
+    assert "bad" in default and "good" not in default
+
+
+def test_nested_values_hang_under_their_label():
+    result = RPCResult("x", "get", "n1", 0, "OK", {"value": {"key": "v" * 40, "other": "w" * 40}})
+    lines = text_for_result(result, DDL.action("get"), Colour(False)).splitlines()
+    assert lines[1] == '   Value: {"key"=>"' + "v" * 40 + '",'
+    assert lines[2] == '           "other"=>"' + "w" * 40 + '"}'

@@ -1,7 +1,8 @@
 """Validators of MCollective's puppet agent: variables, tags, server addresses, resources.
 
 They keep the plugin's rules and messages, including Ruby's `String#split`
-dropping trailing empty fields ("a," is a valid tag list, ",a" is not).
+(trailing empty fields dropped, and "" splitting to nothing): "a," and ",a"
+are valid tag lists, "::a" is not.
 `parse_server` splits "host", "host:port", "v6addr" and "[v6addr]:port" the
 way the agent does before handing them to `--server`/`--masterport`.
 """
