@@ -18,9 +18,9 @@ from typing import Any
 from pymco.agent import Agent, action
 from pymco.config import str_to_bool
 from pymco.errors import ActionFailed
+from pymco.puppet import agent_state, run_command
 from pymco.puppet.resource import apply_resource, check_policy, reference
 from pymco.puppet.runonce import RunCommand, RunOptions, cli_options
-from pymco.puppet.settings import puppet_paths
 from pymco.puppet.state import AgentState
 
 
@@ -36,12 +36,10 @@ def _truthy(value: Any) -> bool:
 
 class Puppet(Agent):
     def command(self) -> RunCommand:
-        return RunCommand(self.setting("command", "puppet agent"))
+        return run_command(self.config)
 
     def state(self) -> AgentState:
-        command = self.command()
-        section = "user" if command.masterless else "agent"
-        return AgentState(puppet_paths(command.puppet, self.setting("config"), section))
+        return agent_state(self.config)
 
     def flag(self, key: str, default: bool) -> bool:
         return self.config.plugin_bool(f"puppet.{key}", default)

@@ -70,6 +70,10 @@ KINDS: dict[str, dict[str, str]] = {
         "fact": "pymco.data.builtin:FactData",
         "agent": "pymco.data.builtin:AgentData",
         "collective": "pymco.data.builtin:CollectiveData",
+        "package": "pymco.data.agents:PackageData",
+        "service": "pymco.data.agents:ServiceData",
+        "puppet": "pymco.data.agents:PuppetData",
+        "resource": "pymco.data.agents:ResourceData",
     },
     "registration": {
         "agentlist": "pymco.registration.agentlist:AgentList",

@@ -49,6 +49,17 @@ def test_status_of_a_package_dpkg_never_saw_is_purged(node):
     assert "Summary of Arch:" in result.out
 
 
+def test_package_data_plugin(node):
+    cluster, repo = node
+    bash = run(["dpkg-query", "-W", "-f", "${Version}", "bash"]).stdout
+    result = cluster.mco("rpc", "rpcutil", "get_data", "source=package", "query=bash", "-I", "pkg01", "--json")
+    assert result.rc == 0, result
+    assert json.loads(result.out)[0]["data"] == {"status": bash, "installed": True}
+    result = cluster.mco("rpc", "rpcutil", "get_data", "source=package", f"query={repo.package}", "-I", "pkg01",
+                         "--json")
+    assert json.loads(result.out)[0]["data"] == {"status": "purged", "installed": False}
+
+
 def test_install_a_version(node):
     cluster, repo = node
     result = cluster.mco("package", "install", repo.package, "--version", "1.0-1", "-I", "pkg01", "-t", "170")

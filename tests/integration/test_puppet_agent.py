@@ -10,6 +10,8 @@ and sleeps a little, long enough to see a node "applying a catalog".
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -120,6 +122,19 @@ def test_status_and_summary_report_the_run(fleet):
     assert "Total resources: ▁" in result.out and "max: " in result.out
 
 
+def test_puppet_and_resource_data_plugins(fleet):
+    cluster, homes = fleet
+    result = cluster.mco("rpc", "rpcutil", "get_data", "source=puppet", "-I", "pup01", "--json")
+    assert result.rc == 0, result
+    data = json.loads(result.out)[0]["data"]
+    assert data["enabled"] is True and data["status"] == "stopped" and data["lastrun"] > 0
+    managed = homes["pup01"] / "managed.txt"
+    result = cluster.mco("rpc", "rpcutil", "get_data", "source=resource", f"query=File[{managed}]", "-I", "pup01",
+                         "--json")
+    data = json.loads(result.out)[0]["data"]
+    assert data["managed"] is True and data["total_resources"] >= 2 and data["config_version"] != "unknown"
+
+
 def test_count(fleet):
     cluster, homes = fleet
     result = cluster.mco("puppet", "count")
@@ -208,3 +223,25 @@ def test_runonce_input_validation(fleet):
     assert result.rc == 1 and "Cannot set splay when forcing runs" in result.err
     server = rpc(cluster, "pup01", "runonce", "server=puppet.example.com:8140")
     assert server["statusmsg"] == "Passing 'server' option is not allowed in module configuration"
+
+
+def test_an_idling_daemon_is_signalled_instead(fleet):
+    cluster, homes = fleet
+    pidfile = homes["pup02"] / "run" / "user.pid"  # Puppet's pidfile setting for this run mode
+    pidfile.parent.mkdir(exist_ok=True)
+    daemon = subprocess.Popen(["sleep", "300"])
+    try:
+        pidfile.write_text(str(daemon.pid))
+        status = rpc(cluster, "pup02", "status")["data"]
+        assert status["daemon_present"] is True and status["status"] == "idling"
+        refused = rpc(cluster, "pup02", "runonce", "noop=true")
+        assert refused["statusmsg"] == "Cannot specify any custom puppet options when the daemon is running"
+        assert daemon.poll() is None
+        reply = rpc(cluster, "pup02", "runonce")
+        assert reply["statuscode"] == 0, reply
+        assert reply["data"]["summary"] == "Signalled the running Puppet Daemon"
+        assert daemon.wait(10) == -signal.SIGUSR1
+    finally:
+        daemon.kill()
+        daemon.wait()
+        pidfile.unlink()

@@ -55,6 +55,14 @@ def test_start(node):
     assert rpc(cluster, "status", service.name)["data"]["status"] == "running"
 
 
+def test_service_data_plugin(node):
+    cluster, service = node
+    result = cluster.mco("rpc", "rpcutil", "get_data", "source=service", f"query={service.name}", "-I", "svc01",
+                         "--json")
+    assert result.rc == 0, result
+    assert json.loads(result.out)[0]["data"] == {"status": "running"}
+
+
 def test_start_when_running_is_refused_with_the_status(node):
     cluster, service = node
     pid = service.pid()
