@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Any
+from typing import Any, Callable
 
 from pymco.agent import Agent, action
 from pymco.config import str_to_bool
@@ -45,28 +45,25 @@ class Puppet(Agent):
         return self.config.plugin_bool(f"puppet.{key}", default)
 
     # ------------------------------------------------------------ lock
-    @action
-    def disable(self, request, reply):
+    def switch(self, reply, verb: str, change: Callable[[AgentState], str]) -> None:
+        """enable/disable: the outcome in `status` (failing softly, as MCollective), then `enabled`."""
         state = self.state()
-        message = request.get("message") or (f"Disabled via MCollective by {request.caller} at "
-                                              f"{time.strftime('%Y-%m-%d %H:%M')}")
         try:
-            reply["status"] = f"Succesfully locked the Puppet agent: {state.disable(message)}"
+            reply["status"] = change(state)
         except ActionFailed as exc:
-            reply["status"] = f"Could not disable Puppet: {exc}"
+            reply["status"] = f"Could not {verb} Puppet: {exc}"
             reply.fail(reply["status"])
         reply["enabled"] = not state.disabled()
 
     @action
+    def disable(self, request, reply):
+        message = request.get("message") or (f"Disabled via MCollective by {request.caller} at "
+                                              f"{time.strftime('%Y-%m-%d %H:%M')}")
+        self.switch(reply, "disable", lambda state: f"Succesfully locked the Puppet agent: {state.disable(message)}")
+
+    @action
     def enable(self, request, reply):
-        state = self.state()
-        try:
-            state.enable()
-            reply["status"] = "Succesfully enabled the Puppet agent"
-        except ActionFailed as exc:
-            reply["status"] = f"Could not enable Puppet: {exc}"
-            reply.fail(reply["status"])
-        reply["enabled"] = not state.disabled()
+        self.switch(reply, "enable", lambda state: state.enable() or "Succesfully enabled the Puppet agent")
 
     # ------------------------------------------------------------ reporting
     @action

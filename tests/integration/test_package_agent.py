@@ -44,7 +44,7 @@ def test_status_of_a_package_dpkg_never_saw_is_purged(node):
     cluster, repo = node
     result = cluster.mco("package", "status", repo.package, "-I", "pkg01")
     assert result.rc == 0, result
-    assert f"pkg01: purged" in result.out
+    assert "pkg01: purged" in result.out
     assert "Summary of Ensure:" in result.out and "purged = 1" in result.out
     assert "Summary of Arch:" in result.out
 

@@ -116,7 +116,7 @@ class Plugin(Application):
         return {"kinds": kinds, "errors": errors}
 
     def data_names(self) -> list[str]:
-        found = set()
+        found: set[str] = set()
         for directory in ddl_dirs(self.config):
             data = os.path.join(directory, "data")
             if os.path.isdir(data):

@@ -51,8 +51,8 @@ def shorten_number(number: Any) -> str:
 
 
 def sparkline(results: list[RPCResult], field: str, bucket_count: int = 20) -> str:
-    values = [r.data.get(field) for r in results if r.ok]
-    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    values: list[float] = [r.data[field] for r in results if r.ok and isinstance(r.data.get(field), (int, float))
+                           and not isinstance(r.data.get(field), bool)]
     if not values:
         return ""
     low, high = min(values), max(values)
