@@ -5,8 +5,8 @@ Operators drop agents into folders, so agents are found by directory: every
 (later folders win), each with its DDL `<name>.yaml` or `.json` in a DDL
 folder.  A sub-folder `<name>/` holding an executable `<name>` is an agent
 implemented by that program (pymco.external); its DDL must say so with
-`provider: external`.  An agent that fails to import, lacks a DDL or declines activation is
-logged and skipped; the others still load.
+`provider: external`.  An agent that fails to import, lacks a DDL or
+declines activation is logged and skipped; the others still load.
 """
 
 from __future__ import annotations
