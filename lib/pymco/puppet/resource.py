@@ -37,33 +37,27 @@ def reference(kind: str, name: str) -> str:
     return f"{kind.capitalize()}[{name}]"
 
 
-def _listed(value: str | None) -> list[str] | None:
-    return None if value is None else [item for item in value.split(",")]
-
-
 def check_policy(config: Config, kind: str, name: str) -> None:
     """RPCAborted (status 1) with MCollective's message when policy refuses."""
-    allow = config.plugin("puppet.resource_type_whitelist")
-    deny = config.plugin("puppet.resource_type_blacklist")
+    allow: str | None = config.plugin("puppet.resource_type_whitelist")
+    deny: str | None = config.plugin("puppet.resource_type_blacklist")
     if allow is not None and deny is not None:
         raise RPCAborted("You cannot specify both puppet.resource_type_whitelist and "
                          "puppet.resource_type_blacklist in the config file")
-    if allow == "none" or (allow is None and deny is None):
-        allow = ""
     name_allow = config.plugin(f"puppet.resource_name_whitelist.{kind}")
     name_deny = config.plugin(f"puppet.resource_name_blacklist.{kind}")
     if name_allow is not None and name_deny is not None:
         raise RPCAborted(f"You cannot specify both puppet.resource_name_whitelist.{kind} and "
                          f"puppet.resource_name_blacklist.{kind} in the config file")
     if deny is not None:
-        if kind in _listed(deny):  # type: ignore[operator]
+        if kind in deny.split(","):
             raise RPCAborted(f"The {kind} type is listed in the type blacklist")
-    elif kind not in _listed(allow):  # type: ignore[operator]
+    elif allow is None or allow == "none" or kind not in allow.split(","):
         raise RPCAborted(f"The {kind} type is not listed in the type whitelist")
     if name_deny is not None:
-        if name in _listed(name_deny):  # type: ignore[operator]
+        if name in name_deny.split(","):
             raise RPCAborted(f"The {name} name is listed in the name blacklist")
-    elif name_allow is not None and name not in _listed(name_allow):  # type: ignore[operator]
+    elif name_allow is not None and name not in name_allow.split(","):
         raise RPCAborted(f"The {name} name is not listed in the name whitelist")
 
 
