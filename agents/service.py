@@ -36,8 +36,7 @@ class Service(Agent):
             return
         if verb != "restart" and provider.status() == wanted:
             reply["status"] = wanted
-            already = "running" if wanted == RUNNING else "stopped"
-            reply.abort(f"Could not {verb} '{request['service']}': Service is already {already}")
+            reply.abort(f"Could not {verb} '{request['service']}': Service is already {wanted}")
         getattr(provider, verb)()
         reply["status"] = self.settled(provider, wanted)
 
