@@ -26,3 +26,10 @@ def test_fanin_scripts_run(repo, script):
                            "--processes", "2"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "lost 0" in proc.stdout
+
+
+def test_agent_actions_runs(repo):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "agent_actions.py"), "--reps", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "package status" in proc.stdout and "puppet status, first call" in proc.stdout
