@@ -1,4 +1,4 @@
-"""Issue 4 interop: Debian's Ruby `mco` drives pymco's package and service agents.
+"""Issue 4 interop: Debian's Ruby `mco` drives pymco's package, service and puppet agents.
 
 The Ruby client gets the agents' DDLs from `mco plugin export-ddl` (Ruby DDL
 files in its libdir) and must validate, send and render the requests it
@@ -23,11 +23,14 @@ def ruby(cluster, tmp_path_factory):
     service = InitService(tmp_path_factory.mktemp("service"))
     try:
         service.install()
-        cluster.add_node("py01")
+        puppet = tmp_path_factory.mktemp("puppet")
+        (puppet / "puppet.conf").write_text(f"[main]\nvardir = {puppet}/var\npublicdir = {puppet}/public\n"
+                                            f"rundir = {puppet}/run\n")
+        cluster.add_node("py01", **{"plugin.puppet.config": str(puppet / "puppet.conf")})
         cluster.wait()
         directory = tmp_path_factory.mktemp("rubyclient")
         exported = directory / "exported"
-        result = cluster.mco("plugin", "export-ddl", "package", "service", "--output", str(exported))
+        result = cluster.mco("plugin", "export-ddl", "package", "service", "puppet", "--output", str(exported))
         assert result.rc == 0, result
         config = ruby_client_config(directory / "client.cfg", cluster.collectives, {
             "libdir": ":".join([RUBY_PLUGINS, str(ruby_libdir(directory)), str(exported)])})
@@ -73,3 +76,13 @@ def test_ruby_client_validates_with_the_exported_ddl(ruby):
     result = ruby_mco("rpc", "service", "status", "service=bad;name", "-I", "py01", config=config)
     assert result.rc != 0
     assert "Cannot validate input service" in result.out + result.err
+
+
+def test_ruby_mco_puppet_status_with_the_boolean_summary_plugin(ruby):
+    """Ruby has no boolean_summary aggregate; export-ddl writes one beside the DDLs."""
+    cluster, config, service = ruby
+    result = ruby_mco("rpc", "puppet", "status", "-I", "py01", config=config)
+    assert result.rc == 0, result
+    assert "Summary of Enabled:\n\n   enabled = 1" in result.out
+    assert "Summary of Daemon Running:\n\n   stopped = 1" in result.out
+    assert "Could not compute summary" not in result.out and "boolean_summary" not in result.err

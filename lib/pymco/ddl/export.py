@@ -6,6 +6,8 @@
   ipv6address, so pymco's named validators are written as their equivalent
   regular expression (a validator's `ruby_regex`); the daemon still checks
   requests with the exact validator.
+  Aggregate functions Ruby lacks (boolean_summary) are written as Ruby
+  aggregate plugins beside the DDLs.
 * Choria JSON: the same content in Choria's agent DDL schema, every output
   with its `default` written out, as Choria's own files are.
 """
@@ -20,11 +22,13 @@ from pymco import plugins
 from pymco.ddl.model import AgentDDL, InputSpec
 from pymco.errors import DDLError, PluginError
 
-__all__ = ["to_choria", "to_ruby", "ruby_literal", "ruby_validation", "CHORIA_SCHEMA"]
+__all__ = ["to_choria", "to_ruby", "ruby_literal", "ruby_validation", "ruby_aggregates", "CHORIA_SCHEMA"]
 
 CHORIA_SCHEMA = "https://choria.io/schemas/mcorpc/ddl/v1/agent.json"
 _RUBY_VALIDATORS = {"shellsafe", "ipv4address", "ipv6address"}
 _TYPE_NAMES = {"string", "integer", "float", "number", "boolean"}
+#: aggregate functions Ruby MCollective lacks, and the template of the plugin pymco writes for them
+_RUBY_AGGREGATE_TEMPLATES = {"boolean_summary": "aggregate-boolean_summary.rb.j2"}
 
 
 def ruby_string(text: str) -> str:
@@ -125,3 +129,11 @@ def to_ruby(ddl: AgentDDL) -> str:
     from pymco.templating import render
 
     return render("agent.ddl.j2", ddl=ddl)
+
+
+def ruby_aggregates(ddls: list[AgentDDL]) -> dict[str, str]:
+    """`<function>.rb` -> Ruby source of the aggregate plugins these DDLs need and Ruby lacks."""
+    from pymco.templating import render
+
+    used = {aggregate.function for ddl in ddls for spec in ddl.actions.values() for aggregate in spec.aggregates}
+    return {f"{name}.rb": render(template) for name, template in _RUBY_AGGREGATE_TEMPLATES.items() if name in used}

@@ -6,8 +6,9 @@
     mco plugin export-ddl <agent> ... [--output DIR] [--format ruby|json|both]
 
 Docs and generated files come from the jinja2 templates in `templates/`.
-export-ddl writes `<DIR>/mcollective/agent/<name>.ddl` (and `.json`), a
-layout a Ruby MCollective `libdir` takes as it is.
+export-ddl writes `<DIR>/mcollective/agent/<name>.ddl` (and `.json`), plus
+any aggregate plugin Ruby lacks in `<DIR>/mcollective/aggregate/`: a layout a
+Ruby MCollective `libdir` takes as it is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pymco import plugins
 from pymco.cli.application import Application
 from pymco.config import load_config, default_client_config
 from pymco.data.base import load_data_ddl
-from pymco.ddl.export import choria_json, to_ruby
+from pymco.ddl.export import choria_json, ruby_aggregates, to_ruby
 from pymco.ddl.loader import known_ddls, load_ddl
 from pymco.ddl.model import AgentDDL
 from pymco.errors import ClientError, DDLError
@@ -176,9 +177,12 @@ class Plugin(Application):
                 outputs.append((os.path.join(directory, f"{ddl.name}.ddl"), to_ruby(ddl)))
             if self.args.format in ("json", "both"):
                 outputs.append((os.path.join(directory, f"{ddl.name}.json"), choria_json(ddl)))
-        os.makedirs(directory, exist_ok=True)
+        if self.args.format in ("ruby", "both"):
+            aggregates = os.path.join(self.args.output, "mcollective", "aggregate")
+            outputs += [(os.path.join(aggregates, name), text) for name, text in ruby_aggregates(ddls).items()]
         for path, text in outputs:
             try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(text)
             except OSError as exc:
