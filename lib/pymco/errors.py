@@ -27,6 +27,7 @@ __all__ = [
     "ValidatorError",
     "RPCError",
     "RPCAborted",
+    "AuthorizationDenied",
     "UnknownRPCAction",
     "MissingRPCData",
     "InvalidRPCData",
@@ -118,6 +119,18 @@ class RPCError(PymcoError):
 
 class RPCAborted(RPCError):
     status = 1
+
+
+class AuthorizationDenied(RPCAborted):
+    """An authorization plugin refused a request (status 1).
+
+    `str()` is the message the caller gets; `reason` is what the operator
+    needs (which policy file and rule), kept for the daemon and audit logs only.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnknownRPCAction(RPCError):
