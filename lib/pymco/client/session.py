@@ -46,6 +46,7 @@ class Session:
         self._connector: Connector | None = None
         self._queue: queue.Queue[object] = queue.Queue()
         self._finished: set[str] = set()
+        self._reply_targets: dict[str, str] = {}
         self.late_replies = 0
 
     @property
@@ -75,6 +76,8 @@ class Session:
         """Encode and send; returns the reply destination used."""
         connector = self.connector
         target = reply_to or connector.reply_target(request.agent, request.collective)
+        if reply_to is None:
+            self._reply_targets[request.requestid] = target
         payload = self.security.encode_request(request)
         connector.publish_request(payload, request.agent, request.collective, target, request.ttl, nodes)
         return target
@@ -116,6 +119,9 @@ class Session:
             if on_reply(reply):
                 break
         self._finished.add(requestid)
+        target = self._reply_targets.pop(requestid, None)
+        if target is not None and self._connector is not None:
+            self._connector.release_reply_target(target)
         return result
 
     def _decode(self, incoming: Incoming, result: CollectResult) -> Reply | None:

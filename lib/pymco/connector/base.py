@@ -90,6 +90,10 @@ class Connector(ABC):
     def release_reply_target(self, target: str) -> None:
         """Forget a reply destination once its request is complete."""
 
+    def reply_address(self, agent: str, collective: str) -> str:
+        """A reply-to for messages nobody answers (registration): nothing is subscribed."""
+        return f"/temp-queue/mcollective_reply_{agent}"
+
     @abstractmethod
     def publish_request(self, payload: bytes, agent: str, collective: str, reply_to: str,
                         ttl: int, nodes: list[str] | None = None) -> None:
