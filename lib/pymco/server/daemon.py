@@ -49,10 +49,10 @@ class Daemon:
     def _setup_policies(self) -> None:
         config = self.config
         if config.rpcauthorization:
-            provider = config.rpcauthprovider or "action_policy"
+            provider = (config.rpcauthprovider or "action_policy").lower()  # MCollective accepts any case
             self.node.authorizer = plugins.resolve("authorization", provider)(config)
         if config.rpcaudit:
-            provider = config.rpcauditprovider or "logfile"
+            provider = (config.rpcauditprovider or "logfile").lower()  # MCollective's docs say "Logfile"
             self.node.auditor = plugins.resolve("audit", provider)(config)
 
     def start(self) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymco.agent import RPCReply, RPCRequest
 from pymco.ddl.validate import validate_request
-from pymco.errors import DDLValidationError, RPCError
+from pymco.errors import AuthorizationDenied, DDLValidationError, RPCError
 from pymco.protocol.message import Request, rpc_reply_body, text
 
 if TYPE_CHECKING:
@@ -64,6 +64,22 @@ def wants_reply(request: Request) -> bool:
     return True
 
 
+def authorize_and_audit(rpc: RPCRequest, loaded: "LoadedAgent", node: "NodeContext") -> None:
+    """The authorization hook, then the audit record (denials included); raises to refuse."""
+    authorized: bool | None = None
+    if node.authorizer is not None:
+        try:
+            node.authorizer.authorize(rpc, loaded.ddl, node)
+            authorized = True
+        except AuthorizationDenied as exc:
+            node.stats.incr("unauthorized")
+            if node.auditor is not None:
+                node.auditor.audit(rpc, loaded.ddl, authorized=False, reason=exc.reason)
+            raise
+    if node.auditor is not None:
+        node.auditor.audit(rpc, loaded.ddl, authorized=authorized)
+
+
 def handle_rpc(loaded: "LoadedAgent", request: Request, node: "NodeContext") -> dict[Any, Any]:
     """Run the request's action and return the reply body."""
     try:
@@ -74,10 +90,7 @@ def handle_rpc(loaded: "LoadedAgent", request: Request, node: "NodeContext") -> 
         return rpc_reply_body(4, str(exc), {})
     reply = RPCReply(spec)
     try:
-        if node.authorizer is not None:
-            node.authorizer.authorize(rpc, loaded.ddl, node)
-        if node.auditor is not None:
-            node.auditor.audit(rpc, loaded.ddl)
+        authorize_and_audit(rpc, loaded, node)
         loaded.instance.call(rpc.action, rpc, reply)
     except RPCError as exc:
         reply.fail(str(exc), exc.status)
