@@ -21,6 +21,8 @@ from tests.support.cluster import PSK, Result, connector_lines, which_or_fail, w
 RUBY_PLUGINS = "/usr/share/mcollective/plugins"
 
 FACTS_PLUGIN = """\
+require "yaml"
+
 module MCollective
   module Facts
     # Written for pymco's tests: the stock yaml source breaks under Psych 4.
