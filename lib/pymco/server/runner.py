@@ -16,7 +16,7 @@ from typing import Any
 
 from pymco.config import Config
 from pymco.connector.base import Connector, Incoming
-from pymco.errors import (ConnectorError, MessageError, PymcoError, SecurityValidationFailed)
+from pymco.errors import (ConnectorError, MessageError, MsgTTLExpired, PymcoError, SecurityValidationFailed)
 from pymco.matcher.filter import Filter
 from pymco.matcher.node import matches
 from pymco.protocol.message import Reply, Request, rpc_reply_body
@@ -78,6 +78,14 @@ class Runner:
             request = self.security.decode_request(payload, incoming.headers)
         except SecurityValidationFailed as exc:
             stats.incr("unvalidated")
+            # providers name the specific reason's counter (unsigned, tampered, replay, ...)
+            counter = getattr(exc, "counter", None)
+            if counter:
+                stats.incr(counter)
+            log.warning("dropping a message from %s: %s", incoming.headers.get("mc_sender", "?"), exc)
+            return
+        except MsgTTLExpired as exc:
+            stats.incr("ttlexpired")
             log.warning("dropping a message from %s: %s", incoming.headers.get("mc_sender", "?"), exc)
             return
         except MessageError as exc:

@@ -4,7 +4,13 @@ MCollective's counters (total, validated, unvalidated, passed, filtered,
 replies, ttlexpired) plus pymco's own so that nothing is dropped silently:
 `dropped` (undecodable or oversized messages), `overloaded` (refused because
 the work queue was full), `timeouts` (actions killed at their DDL timeout) and
-`replay` (x509 requests seen before).
+`replay` (x509 requests seen before).  Signed providers (ssl, x509) also say
+why a message failed validation, each failure counted in `unvalidated` and in
+one of: `unsigned` (no signature or certificate), `tampered` (bad signature or
+a field differing from its signed value), `untrusted` (unknown key, or a
+certificate not issued by the CA or expired), `revoked` (certificate on the
+CRL), `clockskew` (dated too far in the future); x509 replays count in
+`replay` and expired x509 requests in `ttlexpired`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 __all__ = ["RunnerStats"]
 
 COUNTERS = ("total", "validated", "unvalidated", "passed", "filtered", "replies", "ttlexpired",
-            "dropped", "overloaded", "timeouts", "replay", "unauthorized")
+            "dropped", "overloaded", "timeouts", "replay", "unauthorized",
+            "unsigned", "tampered", "untrusted", "revoked", "clockskew")
 
 
 class RunnerStats:
@@ -27,7 +34,7 @@ class RunnerStats:
 
     def incr(self, name: str, amount: int = 1) -> None:
         with self._lock:
-            self._counts[name] += amount
+            self._counts[name] = self._counts.get(name, 0) + amount
 
     def __getitem__(self, name: str) -> int:
         return self._counts[name]

@@ -1,0 +1,171 @@
+"""Key and certificate files for the `ssl` and `x509` providers, read with `cryptography`.
+
+Every failure becomes a one-line SecurityError naming the file and the
+config key that points at it, because a missing or unreadable key is the
+most common deployment mistake and a traceback does not say which key.
+Public keys are cached by (path, mtime, size) so the daemon re-reads a
+client key only when an operator replaces it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import threading
+from typing import Any, Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from pymco.errors import SecurityError, SecurityValidationFailed
+
+__all__ = ["PrivateKey", "PublicKey", "read_private_key", "read_public_key", "read_certificates",
+           "sign", "verify", "b64_signature", "signature_bytes", "refused", "PublicKeyCache",
+           "public_key_from_pem", "same_public_key"]
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+
+_MAX_KEY_FILE = 1 << 20
+_BASE64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
+
+
+def refused(message: str, counter: str) -> SecurityValidationFailed:
+    """A SecurityValidationFailed that also names its daemon_stats counter (besides `unvalidated`)."""
+    exc = SecurityValidationFailed(message)
+    exc.counter = counter  # type: ignore[attr-defined]
+    return exc
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise SecurityError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise SecurityError(f"{what} {path} is empty")
+    if len(data) > _MAX_KEY_FILE:
+        raise SecurityError(f"{what} {path} is larger than {_MAX_KEY_FILE} bytes")
+    return data
+
+
+def read_private_key(path: str, what: str = "private key") -> PrivateKey:
+    """An unencrypted PEM private key (RSA, EC or Ed25519)."""
+    data = _read(path, what)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise SecurityError(f"{what} {path} is encrypted; pymco needs an unencrypted key") from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise SecurityError(f"{what} {path} is not a PEM private key: {str(exc).splitlines()[0]}") from None
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        raise SecurityError(f"{what} {path} is a {type(key).__name__}; use RSA, EC or Ed25519")
+    return key
+
+
+def public_key_from_pem(data: bytes, origin: str) -> PublicKey:
+    """A PEM public key, or the key of a PEM certificate (MCollective accepts either)."""
+    try:
+        if b"CERTIFICATE" in data:
+            key: Any = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise SecurityError(f"{origin} is not a PEM public key or certificate: {str(exc).splitlines()[0]}") from None
+    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+        raise SecurityError(f"{origin} holds a {type(key).__name__}; use RSA, EC or Ed25519")
+    return key
+
+
+def read_public_key(path: str, what: str = "public key") -> PublicKey:
+    return public_key_from_pem(_read(path, what), f"{what} {path}")
+
+
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def read_certificates(path: str, what: str) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle (Puppet's ca.pem holds the root and intermediate)."""
+    data = _read(path, what)
+    blocks = _PEM_CERT.findall(data)
+    if not blocks:
+        raise SecurityError(f"{what} {path} holds no PEM certificate")
+    try:
+        return [x509.load_pem_x509_certificate(block) for block in blocks]
+    except ValueError as exc:
+        raise SecurityError(f"{what} {path} holds a malformed certificate: {str(exc).splitlines()[0]}") from None
+
+
+def sign(key: PrivateKey, data: bytes, digest: hashes.HashAlgorithm | None = None) -> bytes:
+    """PKCS#1 v1.5 for RSA (what MCollective's ssl plugin uses), ECDSA for EC, pure Ed25519."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), digest or hashes.SHA256())
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(digest or hashes.SHA256()))
+    return key.sign(data)
+
+
+def verify(key: PublicKey, signature: bytes, data: bytes, digest: hashes.HashAlgorithm | None = None) -> bool:
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), digest or hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(digest or hashes.SHA256()))
+        else:
+            key.verify(signature, data)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def b64_signature(signature: bytes) -> str:
+    """Ruby's Base64.encode64: newline every 60 characters and at the end."""
+    return base64.encodebytes(signature).decode("ascii")
+
+
+def signature_bytes(value: Any) -> bytes | None:
+    """Decode a base64 :hash field, or None when it is missing or not base64."""
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
+    if not isinstance(value, bytes) or not value or len(value) > 16384 or not _BASE64.match(value):
+        return None
+    try:
+        return base64.b64decode(b"".join(value.split()))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def same_public_key(a: PublicKey, b: PublicKey) -> bool:
+    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+    return a.public_bytes(serialization.Encoding.DER, fmt) == b.public_bytes(serialization.Encoding.DER, fmt)
+
+
+class PublicKeyCache:
+    """Public keys by path, re-read when the file changes (a replaced client key takes effect at once)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[tuple[int, int, int], PublicKey]] = {}
+        self._limit = limit
+
+    def get(self, path: str, what: str) -> PublicKey:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise SecurityError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        with self._lock:
+            cached = self._keys.get(path)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        key = read_public_key(path, what)
+        with self._lock:
+            if len(self._keys) >= self._limit:
+                self._keys.clear()
+            self._keys[path] = (stamp, key)
+        return key
