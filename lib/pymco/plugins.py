@@ -77,6 +77,7 @@ KINDS: dict[str, dict[str, str]] = {
     },
     "registration": {
         "agentlist": "pymco.registration.agentlist:AgentList",
+        "meta": "pymco.registration.meta:Meta",
     },
     "package_provider": {
         "apt": "pymco.package.apt:AptProvider",

@@ -45,6 +45,12 @@ class Daemon:
         self.pool = WorkerPool(config.max_workers, config.max_queued_requests)
         self.runner = Runner(config, self.connector, self.security, self.node, self.agents, self.pool)
         self._setup_policies()
+        self.registrar = None
+        if config.registerinterval > 0:
+            from pymco.registration.base import Registrar
+
+            plugin = plugins.resolve("registration", config.registration.lower())(config, self.node)
+            self.registrar = Registrar(config, plugin, self.connector, self.security)
 
     def _setup_policies(self) -> None:
         config = self.config
@@ -60,6 +66,8 @@ class Daemon:
         self.agents.load_all()
         self.connector.keep_connected()
         self.runner.subscribe()
+        if self.registrar is not None:
+            self.registrar.start()
         log.info("pymcod %s started as %s in %s", __version__, self.config.identity,
                  ", ".join(self.config.collectives))
 
@@ -81,6 +89,8 @@ class Daemon:
 
     def shutdown(self) -> None:
         config = self.config
+        if self.registrar is not None:
+            self.registrar.stop()
         if config.soft_shutdown:
             limit = config.soft_shutdown_timeout
             log.info("soft shutdown: waiting %s for running actions",
@@ -126,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from pymco.facts.refresh import main as facts_main
 
         return facts_main(argv[1:])
+    if argv and argv[0] == "registration-receiver":
+        from pymco.registration.receiver import main as receiver_main
+
+        return receiver_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config, mode="server")
