@@ -29,7 +29,8 @@ def free_port() -> int:
 
 class PrivateRabbitMQ:
     def __init__(self, directory: Path, name: str = "pymcotest", collectives: list[str] | None = None,
-                 tls: dict[str, str] | None = None) -> None:
+                 tls: dict[str, str] | None = None, tls_only: bool = False,
+                 stomp_conf: list[str] | None = None) -> None:
         if not (RABBIT_BIN / "rabbitmq-server").exists():
             raise RuntimeError("rabbitmq-server is not installed; run scripts/bootstrap")
         self.directory = directory
@@ -39,6 +40,8 @@ class PrivateRabbitMQ:
         self.stomp_port = free_port()
         self.tls = tls
         self.tls_port = free_port() if tls else None
+        self.tls_only = bool(tls and tls_only)  # no plain STOMP listener at all
+        self.stomp_conf = stomp_conf  # listener lines to use instead of the ones below (broker-setup's)
         self.collectives = collectives or ["mcollective"]
         self.vhost = BROKER["vhost"]
         self.user = BROKER["user"]
@@ -67,10 +70,12 @@ class PrivateRabbitMQ:
         d = self.directory
         for sub in ("conf.d", "log", "mnesia"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        lines = [f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
-                 f"stomp.listeners.tcp.1 = 127.0.0.1:{self.stomp_port}",
-                 "loopback_users = none"]
-        if self.tls:
+        stomp_tcp = ("stomp.listeners.tcp = none" if self.tls_only
+                     else f"stomp.listeners.tcp.1 = 127.0.0.1:{self.stomp_port}")
+        lines = [f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}", stomp_tcp, "loopback_users = none"]
+        if self.stomp_conf is not None:
+            lines = [lines[0], lines[2], *self.stomp_conf]
+        elif self.tls:
             lines += [f"stomp.listeners.ssl.1 = 127.0.0.1:{self.tls_port}",
                       f"ssl_options.cacertfile = {self.tls['ca']}",
                       f"ssl_options.certfile = {self.tls['cert']}",
@@ -99,7 +104,7 @@ class PrivateRabbitMQ:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.ctl("-q", "await_startup", "--timeout", "5", check=False).returncode == 0:
-                self._wait_port(self.stomp_port, end)
+                self._wait_port(self.tls_port if self.tls_only else self.stomp_port, end)
                 return self
             time.sleep(0.5)
         raise RuntimeError(f"private RabbitMQ {self.node} did not start; logs in {self.directory / 'log'}")
@@ -132,7 +137,7 @@ class PrivateRabbitMQ:
         end = time.monotonic() + 30
         while time.monotonic() < end:
             with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.stomp_port)) != 0:
+                if sock.connect_ex(("127.0.0.1", self.tls_port if self.tls_only else self.stomp_port)) != 0:
                     return
             time.sleep(0.2)
 

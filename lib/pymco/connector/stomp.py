@@ -214,7 +214,7 @@ class StompConnector(Connector):
                 if member.ssl:
                     from pymco.connector.tls import diagnose
 
-                    reason = diagnose(member, timeout) or ""
+                    reason = diagnose(member, timeout, self._pool_prefix(member)) or ""
                 raise ConnectorError(f"cannot reach the broker at {member.host}:{member.port}"
                                      + (f": {reason}" if reason else "")) from None
             except OSError as exc:
@@ -222,7 +222,8 @@ class StompConnector(Connector):
                 raise ConnectorError(f"cannot reach the broker at {member.host}:{member.port}: {exc}") from None
             if not listener.connected.wait(timeout):
                 self._safe_stop(conn)
-                raise ConnectorError(f"no answer from the broker at {member} within {timeout:g}s")
+                raise ConnectorError(f"no answer from the broker at {member} within {timeout:g}s"
+                                     + self._plain_to_tls_hint(member, timeout))
             if listener.error is not None or not conn.is_connected():
                 self._safe_stop(conn)
                 reason = listener.error or "the broker closed the connection during login"
@@ -244,10 +245,23 @@ class StompConnector(Connector):
             return f" (check plugin.{self.name}.pool.N.user and .password)"
         return ""
 
+    def _pool_prefix(self, member: PoolMember) -> str:
+        return f"plugin.{self.name}.pool.{member.index}"
+
     def _configure_ssl(self, conn: Any, member: PoolMember) -> None:
         from pymco.connector.tls import configure_ssl
 
-        configure_ssl(conn, member)
+        configure_ssl(conn, member, self._pool_prefix(member))
+
+    def _plain_to_tls_hint(self, member: PoolMember, timeout: float) -> str:
+        """A plain STOMP client on a TLS port just sees silence; say so when that is the cause."""
+        if member.ssl:
+            return ""
+        from pymco.connector.tls import speaks_tls
+
+        if speaks_tls(member.host, member.port, min(timeout, 5.0)):
+            return f" (that port speaks TLS: set {self._pool_prefix(member)}.ssl = 1)"
+        return ""
 
     @staticmethod
     def _safe_stop(conn: Any) -> None:
