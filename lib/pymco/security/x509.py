@@ -370,6 +370,7 @@ class X509Security(SecurityProvider):
         if not self.replays.check_and_add(request.requestid, request.msgtime + request.ttl + 1, now):
             raise keys.refused(f"request {request.requestid} from {request.callerid} is a replay: its id "
                                "was seen within its TTL", "replay")
+        log.debug("request %s for %s verified: signed by %s", request.requestid, request.agent, request.callerid)
         return request
 
     # ------------------------------------------------------------ replies
