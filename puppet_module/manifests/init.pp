@@ -1,0 +1,221 @@
+# @summary Rolls pymco out: the pymcod daemon, the mco client, and the settings both share.
+#
+# The entry point.  It installs pymco into a virtualenv (`pymco::install`), then
+# declares the server role (`pymco::server`: server.cfg, plugins, facts, the
+# daemon as a service) and/or the client role (`pymco::client`: client.cfg and
+# per-user files).  Everything both roles need to agree on lives here: the
+# collectives, the broker pool, the security provider and its key.  The broker
+# itself is a separate class (`pymco::middleware::rabbitmq`), usually on
+# another node.
+#
+# Every parameter can come from Hiera (`pymco::psk`, `pymco::brokers`, ...);
+# the role classes are tuned through their own keys (`pymco::server::plugin_settings`).
+#
+# @example A node answering mco, talking to two brokers
+#   class { 'pymco':
+#     collectives     => ['mcollective', 'dc_east'],
+#     brokers         => ['mq1.example.com', 'mq2.example.com'],
+#     broker_password => Sensitive('secret'),
+#     psk             => Sensitive('a-long-shared-secret'),
+#   }
+#
+# @example Remove pymco again (stops the daemon, removes configs, units and the virtualenv)
+#   class { 'pymco': ensure => absent, client => true }
+#
+# @param ensure
+#   `present` installs and runs everything; `absent` stops the daemon and removes
+#   what this module created (the broker is left alone).
+# @param server
+#   Whether this node runs pymcod (`pymco::server`).
+# @param client
+#   Whether this node gets the mco client configuration (`pymco::client`).
+# @param confdir
+#   Where server.cfg, client.cfg and (by default) the facts file live.
+# @param libdir
+#   The site plugin folder: `pymco::plugin` puts agents in `<libdir>/agents` and
+#   DDLs in `<libdir>/ddl`; both configs list it as `libdir`.
+# @param venv
+#   The virtualenv pymco is installed into (`<venv>/bin/pymcod`, `<venv>/bin/mco`).
+# @param python
+#   The Python interpreter that creates the virtualenv (3.11 or later).
+# @param python_packages
+#   OS packages that interpreter needs to create a virtualenv (module data: `python3-venv` on Debian).
+# @param package_source
+#   Where pip installs pymco from: undef for PyPI, a local path (a source
+#   checkout, a wheel or an sdist) or the URL of a wheel or sdist.
+# @param package_version
+#   A version to pin (from PyPI: `pymco==<version>`; from a source: the
+#   installed version must match).  undef accepts whatever is installed.
+# @param pip_options
+#   Extra options for `pip install`, e.g. `['--index-url', 'https://pypi.example.com/simple']`.
+# @param collectives
+#   The collectives this node is in; the first one is the main collective unless `main_collective` says otherwise.
+# @param main_collective
+#   The collective used when a request names none; must be one of `collectives`.
+# @param connector
+#   The middleware connector.
+# @param brokers
+#   The broker pool, tried in order (or at random with `broker_randomize`).
+#   Each entry is a host name or a hash overriding `port`, `user`,
+#   `password`, `ssl`, `ssl_ca`, `ssl_cert`, `ssl_key`, `ssl_fallback` for that host.
+# @param broker_port
+#   The STOMP port of every pool member that does not set its own.
+# @param broker_user
+#   The broker user of every pool member that does not set its own.
+# @param broker_password
+#   The broker password of every pool member that does not set its own.
+# @param broker_ssl
+#   Whether pool members use TLS unless they say otherwise.
+# @param broker_ssl_ca
+#   The CA file for TLS to the brokers (unset: the system's CAs).
+# @param broker_ssl_cert
+#   A client certificate for TLS to the brokers (needs `broker_ssl_key`).
+# @param broker_ssl_key
+#   The key of `broker_ssl_cert`.
+# @param broker_randomize
+#   Whether to pick pool members at random instead of in order.
+# @param rabbitmq_vhost
+#   The RabbitMQ vhost (connector `rabbitmq` only).
+# @param securityprovider
+#   The message security provider.
+# @param psk
+#   The pre-shared key of the `psk` provider: the same on every node and client of the collective.
+# @param common_settings
+#   Extra settings written to both server.cfg and client.cfg (`key => value`;
+#   `key => undef` drops a default).
+class pymco (
+  Enum['present', 'absent'] $ensure = 'present',
+  Boolean $server = true,
+  Boolean $client = false,
+  Stdlib::Absolutepath $confdir = '/etc/pymco',
+  Stdlib::Absolutepath $libdir = '/usr/local/share/pymco',
+  Stdlib::Absolutepath $venv = '/opt/pymco',
+  Stdlib::Absolutepath $python = '/usr/bin/python3',
+  Array[String[1]] $python_packages = [],
+  Optional[Pymco::Package_source] $package_source = undef,
+  Optional[Pattern[/\A[0-9][0-9A-Za-z.+!-]*\z/]] $package_version = undef,
+  Array[String[1]] $pip_options = [],
+  Array[Pymco::Collective, 1] $collectives = ['mcollective'],
+  Optional[Pymco::Collective] $main_collective = undef,
+  Pymco::Connector $connector = 'rabbitmq',
+  Array[Pymco::Broker, 1] $brokers = ['localhost'],
+  Stdlib::Port $broker_port = 61613,
+  String[1] $broker_user = 'mcollective',
+  Optional[Pymco::Secret] $broker_password = undef,
+  Boolean $broker_ssl = false,
+  Optional[Stdlib::Absolutepath] $broker_ssl_ca = undef,
+  Optional[Stdlib::Absolutepath] $broker_ssl_cert = undef,
+  Optional[Stdlib::Absolutepath] $broker_ssl_key = undef,
+  Boolean $broker_randomize = false,
+  String[1] $rabbitmq_vhost = '/mcollective',
+  Pymco::Securityprovider $securityprovider = 'psk',
+  Optional[Pymco::Secret] $psk = undef,
+  Pymco::Settings $common_settings = {},
+) {
+  $main = pick($main_collective, $collectives[0])
+  if $ensure == 'present' {
+    unless $main in $collectives {
+      fail("pymco: main_collective '${main}' is not one of the collectives (${collectives.join(', ')})")
+    }
+    if $securityprovider == 'psk' and $psk =~ Undef {
+      fail('pymco: securityprovider psk needs a key: set pymco::psk (a Sensitive string, e.g. from Hiera)')
+    }
+    if ($broker_ssl_cert =~ Undef) != ($broker_ssl_key =~ Undef) {
+      fail('pymco: broker_ssl_cert and broker_ssl_key go together: set both or neither')
+    }
+  }
+
+  # One hash per pool member, numbered from 1 as MCollective's plugin.<connector>.pool.N.*
+  $pool = $brokers.map |Integer $index, Pymco::Broker $entry| {
+    $broker = $entry ? {
+      Stdlib::Host => { 'host' => $entry },
+      default      => $entry,
+    }
+    $password = $broker['password'] ? {
+      undef   => $broker_password,
+      default => $broker['password'],
+    }
+    if $ensure == 'present' and $password =~ Undef {
+      fail("pymco: broker ${broker['host']} has no password: set pymco::broker_password or its own password")
+    }
+    $ssl = $broker['ssl'] ? {
+      undef   => $broker_ssl,
+      default => $broker['ssl'],
+    }
+    $prefix = "plugin.${connector}.pool.${$index + 1}"
+    $tls = $ssl ? {
+      true    => {
+        "${prefix}.ssl"          => true,
+        "${prefix}.ssl.ca"       => pick_default($broker['ssl_ca'], $broker_ssl_ca),
+        "${prefix}.ssl.cert"     => pick_default($broker['ssl_cert'], $broker_ssl_cert),
+        "${prefix}.ssl.key"      => pick_default($broker['ssl_key'], $broker_ssl_key),
+        "${prefix}.ssl.fallback" => $broker['ssl_fallback'],
+      },
+      default => {},
+    }
+    $member = {
+      "${prefix}.host"     => $broker['host'],
+      "${prefix}.port"     => pick($broker['port'], $broker_port),
+      "${prefix}.user"     => pick($broker['user'], $broker_user),
+      "${prefix}.password" => $password ? {
+        Sensitive => $password,
+        undef     => undef,
+        default   => Sensitive($password),
+      },
+    }
+    $member + $tls
+  }.reduce({}) |Hash $memo, Hash $member| { $memo + $member }
+
+  $vhost = $connector ? {
+    'rabbitmq' => { 'plugin.rabbitmq.vhost' => $rabbitmq_vhost },
+    default    => {},
+  }
+  $security = $securityprovider ? {
+    'psk'   => {
+      'plugin.psk' => $psk ? {
+        Sensitive => $psk,
+        undef     => undef,
+        default   => Sensitive($psk),
+      },
+    },
+    default => {},
+  }
+
+  # What server.cfg and client.cfg share; the role classes add their own keys.
+  $shared_settings = {
+    'collectives'                      => $collectives,
+    'main_collective'                  => $main,
+    'libdir'                           => $libdir,
+    'connector'                        => $connector,
+    "plugin.${connector}.pool.size"    => $brokers.length,
+    "plugin.${connector}.randomize"    => $broker_randomize,
+    'securityprovider'                 => $securityprovider,
+  } + $vhost + $security + $pool + $common_settings
+
+  if $server or $client {
+    contain pymco::install
+  }
+  if $server {
+    contain pymco::server
+  }
+  if $client {
+    contain pymco::client
+  }
+
+  if $ensure == 'present' {
+    if $server {
+      Class['pymco::install'] -> Class['pymco::server']
+    }
+    if $client {
+      Class['pymco::install'] -> Class['pymco::client']
+    }
+  } else {
+    # Stop and unconfigure before the virtualenv goes.
+    if $server {
+      Class['pymco::server'] -> Class['pymco::install']
+    }
+    if $client {
+      Class['pymco::client'] -> Class['pymco::install']
+    }
+  }
+}

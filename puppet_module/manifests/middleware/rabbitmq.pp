@@ -1,0 +1,247 @@
+# @summary RabbitMQ as pymco's broker: STOMP (optionally TLS), the vhost, users,
+#   permissions and the two topic exchanges of every collective.
+#
+# Core resources only: RabbitMQ from the OS packages, the STOMP listener as a
+# drop-in in RabbitMQ's `conf.d` (the main rabbitmq.conf stays the operator's;
+# `scripts/broker-setup` writes the same file with the same content), and
+# `rabbitmqctl` calls in `exec`s, each guarded by a check so a converged
+# broker sees no change and no restart.  See the module README for why this
+# does not use the puppetlabs-rabbitmq module.
+#
+# `ensure => absent` removes what pymco needs inside the broker (the vhost
+# with its exchanges, and the users); the package, the service and the STOMP
+# listener stay, since other applications may use the same broker.
+#
+# @example A broker for two collectives, STOMP on every interface
+#   class { 'pymco::middleware::rabbitmq':
+#     collectives => ['mcollective', 'dc_east'],
+#     users       => { 'mcollective' => Sensitive('secret') },
+#   }
+#
+# @param ensure
+#   `present` sets everything up; `absent` removes the vhost and the users.
+# @param manage_package
+#   Whether to install RabbitMQ from the OS packages.
+# @param package_name
+#   The RabbitMQ package.
+# @param manage_service
+#   Whether to keep RabbitMQ running (and restart it when the STOMP listener or plugin changes).
+# @param service_name
+#   The RabbitMQ service.
+# @param config_dir
+#   RabbitMQ's configuration folder.
+# @param stomp_config_name
+#   The drop-in file in `<config_dir>/conf.d` holding the STOMP listeners.
+# @param stomp_address
+#   The IPv4 address STOMP listens on (unset: every interface).
+# @param stomp_port
+#   The plain STOMP port.
+# @param stomp_tls_port
+#   A STOMP-over-TLS port (unset: no TLS listener).  Needs `tls_ca`, `tls_cert` and `tls_key`.
+# @param tls_ca
+#   The CA that signed the broker's certificate (and the clients', when they present one).
+# @param tls_cert
+#   The broker's certificate.
+# @param tls_key
+#   The broker's private key (readable by the rabbitmq user).
+# @param vhost
+#   The vhost pymco uses (`pymco::rabbitmq_vhost` on the nodes).
+# @param users
+#   Broker users and their passwords; each gets full permissions on `vhost`.
+# @param collectives
+#   The collectives to create exchanges for: `<collective>_broadcast` and `<collective>_directed`.
+# @param reply_exchange
+#   Whether to create the `mcollective_reply` exchange too (for `plugin.rabbitmq.use_reply_exchange`).
+# @param rabbitmqctl
+#   The rabbitmqctl command.
+# @param rabbitmq_plugins
+#   The rabbitmq-plugins command.
+class pymco::middleware::rabbitmq (
+  Enum['present', 'absent'] $ensure = 'present',
+  Boolean $manage_package = true,
+  String[1] $package_name = 'rabbitmq-server',
+  Boolean $manage_service = true,
+  String[1] $service_name = 'rabbitmq-server',
+  Stdlib::Absolutepath $config_dir = '/etc/rabbitmq',
+  Pattern[/\A[A-Za-z0-9_.-]+\.conf\z/] $stomp_config_name = '50-pymco.conf',
+  Optional[Stdlib::IP::Address::V4::Nosubnet] $stomp_address = undef,
+  Stdlib::Port $stomp_port = 61613,
+  Optional[Stdlib::Port] $stomp_tls_port = undef,
+  Optional[Stdlib::Absolutepath] $tls_ca = undef,
+  Optional[Stdlib::Absolutepath] $tls_cert = undef,
+  Optional[Stdlib::Absolutepath] $tls_key = undef,
+  Pattern[/\A\/?[A-Za-z0-9_.-]+\z/] $vhost = '/mcollective',
+  Hash[Pattern[/\A[A-Za-z0-9_.@-]+\z/], Pymco::Secret] $users = {},
+  Array[Pymco::Collective, 1] $collectives = ['mcollective'],
+  Boolean $reply_exchange = true,
+  Stdlib::Absolutepath $rabbitmqctl = '/usr/sbin/rabbitmqctl',
+  Stdlib::Absolutepath $rabbitmq_plugins = '/usr/sbin/rabbitmq-plugins',
+) {
+  $present = $ensure == 'present'
+  if $present {
+    if empty($users) {
+      fail('pymco::middleware::rabbitmq: give at least one broker user in users ({ name => password })')
+    }
+    if $stomp_tls_port =~ NotUndef {
+      if $tls_ca =~ Undef or $tls_cert =~ Undef or $tls_key =~ Undef {
+        fail('pymco::middleware::rabbitmq: stomp_tls_port needs tls_ca, tls_cert and tls_key')
+      }
+      if $stomp_tls_port == $stomp_port {
+        fail("pymco::middleware::rabbitmq: stomp_tls_port and stomp_port are both ${stomp_port}")
+      }
+    }
+  }
+  $ctl = shell_escape($rabbitmqctl)
+  Exec {
+    path      => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'],
+    logoutput => 'on_failure',
+  }
+
+  if $manage_package {
+    package { $package_name:
+      ensure => installed,
+      before => File["${config_dir}/conf.d"],
+    }
+  }
+
+  # The listener: kept on removal, as other users of the broker may need it.
+  $address = $stomp_address ? {
+    undef   => '',
+    default => "${stomp_address}:",
+  }
+  $tls_lines = $stomp_tls_port ? {
+    undef   => [],
+    default => [
+      "stomp.listeners.ssl.1 = ${address}${stomp_tls_port}",
+      "ssl_options.cacertfile = ${tls_ca}",
+      "ssl_options.certfile = ${tls_cert}",
+      "ssl_options.keyfile = ${tls_key}",
+      'ssl_options.verify = verify_peer',
+      'ssl_options.fail_if_no_peer_cert = false',
+    ],
+  }
+  $stomp_lines = [
+    '# Managed by pymco (scripts/broker-setup or the pymco Puppet module)',
+    "stomp.listeners.tcp.1 = ${address}${stomp_port}",
+  ] + $tls_lines
+  file { "${config_dir}/conf.d":
+    ensure => directory,
+    owner  => 'root',
+    group  => 'root',
+    mode   => '0755',
+  }
+  file { "${config_dir}/conf.d/${stomp_config_name}":
+    ensure  => file,
+    owner   => 'root',
+    group   => 'root',
+    mode    => '0644',
+    content => "${stomp_lines.join("\n")}\n",
+  }
+  exec { 'pymco-rabbitmq-stomp-plugin':
+    command => "${shell_escape($rabbitmq_plugins)} --offline enable rabbitmq_stomp",
+    unless  => "grep -qw rabbitmq_stomp ${shell_escape("${config_dir}/enabled_plugins")}",
+    require => File["${config_dir}/conf.d"],
+  }
+
+  if $manage_service {
+    service { $service_name:
+      ensure    => running,
+      enable    => true,
+      subscribe => [File["${config_dir}/conf.d/${stomp_config_name}"], Exec['pymco-rabbitmq-stomp-plugin']],
+    }
+    # Only after a (re)start: the node takes a few seconds to accept CLI calls.
+    ~> exec { 'pymco-rabbitmq-ready':
+      command     => "${ctl} -q await_startup --timeout 10",
+      refreshonly => true,
+      tries       => 12,
+      try_sleep   => 2,
+      before      => Exec['pymco-rabbitmq-vhost'],
+    }
+  }
+
+  $q_vhost = shell_escape($vhost)
+  $has_vhost = "${ctl} -q list_vhosts name | grep -qxF -- ${q_vhost}"
+  if $present {
+    exec { 'pymco-rabbitmq-vhost':
+      command => "${ctl} -q add_vhost ${q_vhost}",
+      unless  => $has_vhost,
+      require => Exec['pymco-rabbitmq-stomp-plugin'],
+    }
+
+    $users.each |String $user, Pymco::Secret $secret| {
+      $password = $secret ? {
+        Sensitive => $secret.unwrap,
+        default   => $secret,
+      }
+      # Debian's rabbitmqctl wrapper re-runs itself through `su -c "..."`,
+      # where these characters would be expanded by the shell.
+      if $password =~ /[$`"\\]/ {
+        fail("pymco::middleware::rabbitmq: the password of ${user} must not contain \$, `, \" or \\")
+      }
+      $q_user = shell_escape($user)
+      $q_password = shell_escape($password)
+      exec { "pymco-rabbitmq-user-${user}":
+        command => Sensitive("sh -c '${ctl} -q add_user ${q_user} ${q_password} || \
+${ctl} -q change_password ${q_user} ${q_password}'"),
+        unless  => Sensitive("${ctl} -q authenticate_user ${q_user} ${q_password}"),
+        require => Exec['pymco-rabbitmq-vhost'],
+      }
+      exec { "pymco-rabbitmq-permissions-${user}":
+        command => "${ctl} -q set_permissions -p ${q_vhost} ${q_user} '.*' '.*' '.*'",
+        unless  => "${ctl} -q list_user_permissions ${q_user} | grep -qxF -- \"$(printf '%s\\t.*\\t.*\\t.*' ${q_vhost})\"",
+        require => Exec["pymco-rabbitmq-user-${user}"],
+      }
+    }
+
+    $exchanges = $collectives.map |$c| { ["${c}_broadcast", "${c}_directed"] }.flatten
+    + ($reply_exchange ? { true => ['mcollective_reply'], default => [] })
+    $definitions = "${config_dir}/pymco-exchanges-${regsubst($vhost, '[^A-Za-z0-9_.-]', '_', 'G')}.json"
+    file { $definitions:
+      ensure  => file,
+      owner   => 'root',
+      group   => 'root',
+      mode    => '0644',
+      content => to_json_pretty({
+          'exchanges' => $exchanges.map |$x| {
+            {
+              'name'        => $x,
+              'vhost'       => $vhost,
+              'type'        => 'topic',
+              'durable'     => true,
+              'auto_delete' => false,
+              'internal'    => false,
+              'arguments'   => {},
+            }
+          },
+      }),
+    }
+    # One rabbitmqctl call checks them all: sh -c SCRIPT VHOST EXCHANGE...
+    $script = [
+      "x=\$(${ctl} -q list_exchanges -p \"\$0\" name) || exit 1",
+      'for e; do printf \'%s\n\' "$x" | grep -qxF -- "$e" || exit 1; done',
+    ].join('; ')
+    $check = shell_join(['sh', '-c', $script, $vhost] + $exchanges)
+    exec { 'pymco-rabbitmq-exchanges':
+      command => "${ctl} -q import_definitions ${shell_escape($definitions)}",
+      unless  => $check,
+      require => [Exec['pymco-rabbitmq-vhost'], File[$definitions]],
+    }
+  } else {
+    $users.each |String $user, Pymco::Secret $secret| {
+      $q_user = shell_escape($user)
+      exec { "pymco-rabbitmq-user-${user}":
+        command => "${ctl} -q delete_user ${q_user}",
+        onlyif  => "${ctl} -q list_users | cut -f1 | grep -qxF -- ${q_user}",
+        require => Exec['pymco-rabbitmq-stomp-plugin'],
+      }
+    }
+    exec { 'pymco-rabbitmq-vhost':
+      command => "${ctl} -q delete_vhost ${q_vhost}",
+      onlyif  => $has_vhost,
+      require => Exec['pymco-rabbitmq-stomp-plugin'],
+    }
+    file { "${config_dir}/pymco-exchanges-${regsubst($vhost, '[^A-Za-z0-9_.-]', '_', 'G')}.json":
+      ensure => absent,
+    }
+  }
+}

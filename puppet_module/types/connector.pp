@@ -1,0 +1,2 @@
+# @summary The middleware connectors pymco ships.
+type Pymco::Connector = Enum['rabbitmq', 'activemq']

@@ -1,0 +1,2 @@
+# @summary The security providers pymco ships.
+type Pymco::Securityprovider = Enum['psk', 'ssl', 'x509']
