@@ -38,14 +38,20 @@ class PidFile:
             os.unlink(self.path)  # stale
 
     def write(self) -> None:
+        """Publish the pid atomically: a reader never sees the file empty."""
         self.check()
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        directory = os.path.dirname(self.path)
+        os.makedirs(directory, exist_ok=True)
+        temp = f"{self.path}.{os.getpid()}.tmp"
+        with open(temp, "w", encoding="ascii") as handle:
+            handle.write(f"{os.getpid()}\n")
+        os.chmod(temp, 0o644)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(temp, self.path)  # fails if the file exists: still exclusive
         except FileExistsError:
             raise ConfigError(f"pidfile {self.path} appeared while starting; another pymcod?") from None
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
+        finally:
+            os.unlink(temp)
         self._written = True
 
     def remove(self) -> None:
