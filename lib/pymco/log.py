@@ -95,3 +95,4 @@ def reopen_logs() -> None:
                 handler.stream = handler._open()
             finally:
                 handler.release()
+            logging.getLogger("pymco.log").info("reopened log file %s", handler.baseFilename)

@@ -24,6 +24,11 @@ class Slow(Agent):
         log.info("napping %s seconds for %s", request["seconds"], request.uniqid)
         time.sleep(float(request["seconds"]))
         reply["slept"] = request["seconds"]
+
+    @action
+    def explode(self, request, reply):
+        reply["before"] = "filled in"
+        raise RuntimeError("the flux capacitor is broken")
 '''
 
 SLOW_DDL = """
@@ -36,6 +41,20 @@ actions:
       seconds: {prompt: Seconds, description: How long, type: integer, optional: false}
     output:
       slept: {description: Seconds slept, display_as: Slept}
+  - action: explode
+    description: Raise an exception
+    output:
+      before: {description: Set before failing, display_as: Before}
+"""
+
+BROKEN_AGENT = "from pymco.agent import Agent, action\n\nclass Broken(Agent)\n    pass\n"  # a syntax error
+
+BROKEN_DDL = """
+metadata: {name: broken, description: Cannot load, author: tests, license: Apache-2.0, version: "1",
+           url: "-", timeout: 5}
+actions:
+  - action: anything
+    description: Never runs
 """
 
 HUNG_AGENT = '''
@@ -44,15 +63,18 @@ import logging
 from pymco.agent import Agent, action
 
 log = logging.getLogger("agent.hung")
+HANG_SECONDS = "599.25"  # a distinctive command line: tests look for leftovers
 
 
 class Hung(Agent):
     @action
     def forever(self, request, reply):
         log.info("hanging for %s", request.uniqid)
-        self.run(["sleep", "600"])
+        self.run(["sleep", HANG_SECONDS])
         reply["done"] = True
 '''
+
+HANG_COMMAND = "sleep 599.25"
 
 HUNG_DDL = """
 metadata: {name: hung, description: Never answers by itself, author: tests, license: Apache-2.0,
@@ -72,3 +94,9 @@ def write_slow_agents(libdir: Path) -> Path:
         (libdir / "agents" / f"{name}.py").write_text(textwrap.dedent(code))
         (libdir / "ddl" / f"{name}.yaml").write_text(textwrap.dedent(ddl))
     return libdir
+
+
+def write_broken_agent(libdir: Path) -> None:
+    """An agent whose module does not even compile; the daemon must skip it and serve the rest."""
+    (libdir / "agents" / "broken.py").write_text(BROKEN_AGENT)
+    (libdir / "ddl" / "broken.yaml").write_text(textwrap.dedent(BROKEN_DDL))
