@@ -25,6 +25,7 @@ from pymco.ddl.loader import load_ddl
 from pymco.ddl.model import AgentDDL
 from pymco.errors import ConfigError
 from pymco.log import setup_logging
+from pymco.matcher.compound import validate_functions
 from pymco.matcher.filter import Filter
 from pymco.paths import ddl_dirs
 
@@ -189,6 +190,7 @@ class Application:
             flt.add_with(spec)
         for expression in getattr(args, "select", []):
             flt.add_compound(expression)
+            validate_functions(flt.compound[-1], self.config)
         return flt
 
     def call_options(self, flt: Filter | None = None) -> CallOptions:

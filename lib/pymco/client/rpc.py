@@ -24,6 +24,7 @@ from pymco.ddl.model import AgentDDL
 from pymco.ddl.validate import set_defaults, validate_request
 from pymco.discovery.base import DiscoveryMethod, DiscoveryRequest
 from pymco.errors import ClientError
+from pymco.matcher.compound import validate_functions
 from pymco.matcher.filter import Filter
 from pymco.protocol.message import Reply, Request, rpc_body, text
 
@@ -95,7 +96,9 @@ class RPCClient:
         value = self.options.discovery_timeout
         if value is None:
             value = self.config.discovery_timeout
-        return float(value if value is not None else 2)
+        # data functions in -S run on every node before it can answer
+        extra = sum(validate_functions(c, self.config) for c in self.options.filter.compound)
+        return float(value if value is not None else 2) + extra
 
     @property
     def quiet_window(self) -> float | None:
