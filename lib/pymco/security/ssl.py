@@ -174,7 +174,9 @@ class SslSecurity(SecurityProvider):
                 inner = inner[_SSL_MSG]
         elif self.enforce_ttl is not None:
             raise keys.refused(f"Message {desc} is in an unknown or older security protocol, ignoring", "tampered")
-        return parse_request_envelope(outer, inner)
+        request = parse_request_envelope(outer, inner)
+        log.debug("request %s for %s verified: signed by %s", request.requestid, request.agent, request.callerid)
+        return request
 
     def _secure_property(self, outer: dict[Any, Any], inner: dict[Any, Any], secure: Symbol, prop: Symbol,
                          description: str, desc: str) -> None:
