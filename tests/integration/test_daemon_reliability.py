@@ -174,3 +174,21 @@ def test_sighup_reopens_the_log_after_logrotate(rel):
     assert cluster.mco("rpc", "rpcutil", "ping", "-I", "rel06").rc == 0
     assert "started as rel06" in rotated.read_text()
     assert "started as rel06" not in node.log_path.read_text()
+
+
+def test_late_replies_are_counted_not_printed(rel):
+    cluster, libdir = rel
+    names = ["rel07", "rel08", "rel09"]
+    for name in names:
+        cluster.add_node(name, base_facts=False, libdir=str(libdir))
+    cluster.wait([cluster.nodes[n] for n in names])
+    args = [a for n in names for a in ("-I", n)]
+    # batches of one share a request id: each node answers (after 3 s) while the next batch waits
+    result = cluster.mco("rpc", "slow", "nap", "seconds=3", "--batch", "1", "--batch-sleep", "0", "-t", "2",
+                         *args)
+    assert "Slept" not in result.out, result  # no late reply is printed as an answer
+    assert "Finished processing 0 / 3 hosts" in result.out, result
+    grid, _, tail = result.out.split("No response from:")[1].partition("late repl")
+    *missing, late = grid.split()
+    assert sorted(missing) == names, result
+    assert 1 <= int(late) <= 2 and "arrived after the timeout and were not counted" in tail, result

@@ -207,6 +207,7 @@ class RPCClient:
                 time.sleep(sleep)
             self._send_and_gather(request, action, group if direct else None, group, stats, on_result, on_progress,
                                   len(nodes))
+        stats.late += self.session.drain_late(self.requestids)
         stats.blocktime = time.monotonic() - start
         stats.totaltime = stats.discoverytime + stats.blocktime
         return stats
@@ -233,9 +234,15 @@ class RPCClient:
         self.session.publish(request, targets)
         waiting = set(expected)
         seen: set[str] = set()
+        # Batches share one request id: a node of an earlier batch that answers now is late.
+        earlier = set(stats.discovered_nodes) - waiting if targets is not None else set()
 
         def on_reply(reply: Reply) -> bool:
             sender = reply.senderid
+            if sender in earlier:
+                stats.late += 1
+                log.info("late reply from %s to %s, after its batch timed out", sender, request.requestid)
+                return False
             if sender in seen:
                 log.warning("ignoring a second reply from %s to %s", sender, request.requestid)
                 return False
