@@ -283,10 +283,45 @@ def _read(path: str) -> str:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
 
 
+_SECRET_SUFFIXES = ("password", "passphrase", "psk", "secret", "token")
+
+
+def _is_secret(plugin_key: str) -> bool:
+    """Whether a `plugin.<key>` setting holds a secret itself (not a path to one)."""
+    last = plugin_key.rsplit(".", 1)[-1].lower()
+    return last.endswith(_SECRET_SUFFIXES)
+
+
+def _warn_if_exposed(config: Config, path: str, secret_keys: list[str]) -> None:
+    """A config file holding secrets must not be readable by every user of the machine."""
+    if not secret_keys:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o004:
+        config.warnings.append(
+            f"{path} holds {', '.join('plugin.' + k for k in sorted(set(secret_keys)))} and is readable by every "
+            f"user (mode {mode & 0o777:04o}); restrict it with chmod o-rwx {path}")
+
+
 def load_config(path: str, mode: str = "server", overrides: dict[str, str] | None = None) -> Config:
-    """Parse `path` plus its `plugin.d/*.cfg` files into a Config."""
+    """Parse `path` plus its `plugin.d/*.cfg` files into a Config.
+
+    Files holding secrets (plugin.psk, broker passwords) that every user can
+    read add a warning to `config.warnings`, which the daemon logs.
+    """
     config = Config(path=os.path.abspath(path), mode=mode)
-    _parse_lines(_read(path), path, lambda k, v, n: _apply(config, k, v, path, n))
+    secrets: list[str] = []
+
+    def handle(k: str, v: str, n: int) -> None:
+        _apply(config, k, v, path, n)
+        if k.startswith("plugin.") and v.strip() and _is_secret(k[len("plugin."):]):
+            secrets.append(k[len("plugin."):])
+
+    _parse_lines(_read(path), path, handle)
+    _warn_if_exposed(config, path, secrets)
     plugin_dir = os.path.join(os.path.dirname(os.path.abspath(path)), "plugin.d")
     if os.path.isdir(plugin_dir):
         for name in sorted(os.listdir(plugin_dir)):
@@ -295,8 +330,15 @@ def load_config(path: str, mode: str = "server", overrides: dict[str, str] | Non
                 continue
             plugin = match.group(1)
             ppath = os.path.join(plugin_dir, name)
-            _parse_lines(_read(ppath), ppath,
-                         lambda k, v, n, p=plugin: config.pluginconf.__setitem__(f"{p}.{k}", v.strip()))
+            plugin_secrets: list[str] = []
+
+            def handle_plugin(k: str, v: str, n: int, p: str = plugin, found: list[str] = plugin_secrets) -> None:
+                config.pluginconf[f"{p}.{k}"] = v.strip()
+                if v.strip() and _is_secret(f"{p}.{k}"):
+                    found.append(f"{p}.{k}")
+
+            _parse_lines(_read(ppath), ppath, handle_plugin)
+            _warn_if_exposed(config, ppath, plugin_secrets)
     for key, value in (overrides or {}).items():
         _apply(config, key, value, "<command line>", 0)
     main = config.settings.get("main_collective")

@@ -29,9 +29,13 @@ from typing import Any
 
 from pymco.errors import DecodeError
 
-__all__ = ["Symbol", "RubyObject", "dumps", "loads", "DEFAULT_MAX_DEPTH"]
+__all__ = ["Symbol", "RubyObject", "dumps", "loads", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_NODES"]
 
 DEFAULT_MAX_DEPTH = 64
+# Object links ('@') let a few bytes name the same array many times over; a
+# value may expand to at most this many values (or to its byte length, when
+# larger), so whatever walks the result later walks a bounded structure.
+DEFAULT_MAX_NODES = 1_000_000
 
 
 class Symbol(str):
@@ -212,15 +216,18 @@ _U16 = struct.Struct("<H")
 
 
 class _Reader:
-    __slots__ = ("data", "pos", "end", "symbols", "objects", "max_depth")
+    __slots__ = ("data", "pos", "end", "symbols", "objects", "weights", "max_depth", "nodes", "max_nodes")
 
-    def __init__(self, data: bytes, max_depth: int) -> None:
+    def __init__(self, data: bytes, max_depth: int, max_nodes: int = DEFAULT_MAX_NODES) -> None:
         self.data = data
         self.pos = 2
         self.end = len(data)
         self.symbols: list[Symbol] = []
         self.objects: list[Any] = []
+        self.weights: list[int | None] = []  # values each object expands to; None while it is being read
         self.max_depth = max_depth
+        self.nodes = 0
+        self.max_nodes = max(max_nodes, self.end)
 
     def fail(self, why: str) -> DecodeError:
         return DecodeError(f"invalid Marshal data at byte {self.pos}: {why}")
@@ -295,9 +302,15 @@ class _Reader:
             attrs[key] = self.read(depth)
         return attrs
 
-    def register(self, obj: Any) -> int:
+    def register(self, obj: Any, weight: int | None = 1) -> int:
+        """Remember an object for '@' links; weight None while its contents are still being read."""
         self.objects.append(obj)
+        self.weights.append(weight)
         return len(self.objects) - 1
+
+    def done(self, idx: int, start: int) -> None:
+        """An object's contents are read: it weighs what was counted since `start`."""
+        self.weights[idx] = self.nodes - start + 1
 
     def read(self, depth: int = 0) -> Any:
         if depth > self.max_depth:
@@ -323,9 +336,12 @@ class _Reader:
             return raw
         if c == 0x7B or c == 0x7D:  # '{' hash, '}' hash with default
             result: dict[Any, Any] = {}
-            idx = self.register(result)
+            idx = self.register(result, None)
+            start = self.nodes
             depth += 1
-            for _ in range(self.count()):
+            n = self.count()
+            self.nodes += 2 * n
+            for _ in range(n):
                 key = self.read(depth)
                 if isinstance(key, (list, dict)):
                     key = _freeze(key)
@@ -336,18 +352,29 @@ class _Reader:
             if c == 0x7D:
                 self.read(depth)  # the default value; dropped
             self.objects[idx] = result
+            self.done(idx, start)
             return result
         if c == 0x5B:  # '['
             items: list[Any] = []
-            self.register(items)
+            idx = self.register(items, None)
+            start = self.nodes
             depth += 1
-            for _ in range(self.count()):
+            n = self.count()
+            self.nodes += n
+            for _ in range(n):
                 items.append(self.read(depth))
+            self.done(idx, start)
             return items
         if c == 0x40:  # '@' object link
             idx = self.long()
             if not 0 <= idx < len(self.objects):
                 raise self.fail("bad object link")
+            weight = self.weights[idx]
+            if weight is None:
+                raise self.fail("object link into an object being read (a cycle)")
+            self.nodes += weight
+            if self.nodes > self.max_nodes:
+                raise self.fail("object links expand it to more than %d values" % self.max_nodes)
             return self.objects[idx]
         if c == 0x66:  # 'f'
             text = self.take(self.count())
@@ -367,13 +394,16 @@ class _Reader:
         if c == 0x2F:  # '/' regexp without ivars
             return self.read_regexp({})
         if c == 0x6F:  # 'o' object
-            idx = self.register(None)
+            idx = self.register(None, None)
+            start = self.nodes
             name = self.any_symbol()
             obj = RubyObject(name, self.ivars(depth + 1))
             self.objects[idx] = obj
+            self.done(idx, start)
             return obj
         if c == 0x53:  # 'S' struct
-            idx = self.register(None)
+            idx = self.register(None, None)
+            start = self.nodes
             name = self.any_symbol()
             members = {}
             for _ in range(self.count()):
@@ -381,6 +411,7 @@ class _Reader:
                 members[key] = self.read(depth + 1)
             obj = RubyObject(name, members)
             self.objects[idx] = obj
+            self.done(idx, start)
             return obj
         if c == 0x75:  # 'u' user-defined _dump
             idx = self.register(None)
@@ -389,10 +420,12 @@ class _Reader:
             self.objects[idx] = obj
             return obj
         if c == 0x55:  # 'U' marshal_dump
-            idx = self.register(None)
+            idx = self.register(None, None)
+            start = self.nodes
             name = self.any_symbol()
             obj = RubyObject(name, self.read(depth + 1))
             self.objects[idx] = obj
+            self.done(idx, start)
             return obj
         if c == 0x43:  # 'C' user subclass of String/Array/Hash/Regexp
             self.any_symbol()
@@ -410,11 +443,12 @@ class _Reader:
     def read_ivar(self, depth: int) -> Any:
         c = self.byte()
         if c == 0x22:  # string with encoding
-            idx = self.register(None)
+            idx = self.register(None, None)
             raw = self.take(self.count())
             attrs = self.ivars(depth + 1)
             value = _decode_string(raw, attrs)
             self.objects[idx] = value
+            self.weights[idx] = 1
             return value
         if c == 0x2F:
             return self.read_regexp(None, depth)
@@ -425,7 +459,7 @@ class _Reader:
         return value
 
     def read_regexp(self, attrs: dict | None, depth: int = 0) -> Any:
-        idx = self.register(None)
+        idx = self.register(None, None)
         raw = self.take(self.count())
         options = self.byte()
         if attrs is None:
@@ -438,6 +472,7 @@ class _Reader:
         except re.error:
             value = RubyObject("Regexp", source)
         self.objects[idx] = value
+        self.weights[idx] = 1
         return value
 
 
@@ -484,19 +519,21 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH, max_nodes: int = DEFAULT_MAX_NODES) -> Any:
     """Decode one Marshal 4.8 value; raise DecodeError on anything malformed.
 
     Declared lengths are checked against the bytes present before anything is
     allocated, so memory use is bounded by the input size; `max_depth` bounds
-    recursion.
+    recursion; object links may not form cycles, nor expand the value past
+    `max_nodes` values (or its byte length when larger), so walking the
+    result is bounded too.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError("Marshal data must be bytes")
     data = bytes(data)
     if len(data) < 3 or data[0] != 4 or data[1] != 8:
         raise DecodeError("not Ruby Marshal 4.8 data")
-    reader = _Reader(data, max_depth)
+    reader = _Reader(data, max_depth, max_nodes)
     try:
         value = reader.read()
     except RecursionError:
