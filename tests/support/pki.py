@@ -41,15 +41,21 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 class Pki:
     """One CA and the certificates it issued, written under `ssldir`."""
 
-    def __init__(self, ssldir: Path, name: str = "Puppet CA: pymco-test") -> None:
+    def __init__(self, ssldir: Path, name: str = "Puppet CA: pymco-test", parent: "Pki | None" = None) -> None:
+        """A root CA, or with `parent` an intermediate CA (Puppet 6+'s layout: ca.pem holds both)."""
         self.ssldir = ssldir
+        self.parent = parent
         (ssldir / "certs").mkdir(parents=True, exist_ok=True)
         (ssldir / "private_keys").mkdir(parents=True, exist_ok=True)
         self.key = new_key()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        issuer = parent.cert.subject if parent else subject
+        signing_key = parent.key if parent else self.key
+        if parent:
+            parent.serial += 1
         self.cert = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(self.key.public_key()).serial_number(1)
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+            .public_key(self.key.public_key()).serial_number(parent.serial if parent else 1)
             .not_valid_before(_NOW - dt.timedelta(days=1)).not_valid_after(_NOW + dt.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
@@ -57,11 +63,14 @@ class Pki:
                                          key_cert_sign=True, crl_sign=True, encipher_only=False,
                                          decipher_only=False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
+                           critical=False)
+            .sign(signing_key, hashes.SHA256())
         )
         self.serial = 2
         self.revoked: list[int] = []
-        (ssldir / "certs" / "ca.pem").write_bytes(cert_pem(self.cert))
+        bundle = cert_pem(self.cert) + (cert_pem(parent.cert) if parent else b"")
+        (ssldir / "certs" / "ca.pem").write_bytes(bundle)
         self.write_crl()
 
     def issue(self, certname: str, days: float = 30, not_before_days: float = -1,
@@ -105,7 +114,10 @@ class Pki:
                 x509.RevokedCertificateBuilder().serial_number(serial)
                 .revocation_date(_NOW - dt.timedelta(minutes=5)).build())
         crl = builder.sign(self.key, hashes.SHA256())
-        (self.ssldir / "crl.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        data = crl.public_bytes(serialization.Encoding.PEM)
+        if self.parent:
+            data += (self.parent.ssldir / "crl.pem").read_bytes()
+        (self.ssldir / "crl.pem").write_bytes(data)
 
 
 def rsa_pair(directory: Path, name: str, bits: int = 2048) -> tuple[Path, Path]:

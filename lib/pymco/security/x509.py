@@ -168,7 +168,11 @@ class CertificateAuthority:
         crls: list[x509.CertificateRevocationList] = []
         if self.crl_path and (self.crl_required or os.path.exists(self.crl_path)):
             crls = _read_crls(self.crl_path, cas)
-        builder = verification.PolicyBuilder().store(verification.Store(cas))
+        # Self-signed certificates are the trust anchors; the others in the bundle (Puppet 6+'s
+        # intermediate CA) are offered as intermediates so the chain, and each CRL, reaches the root.
+        roots = [ca for ca in cas if ca.issuer == ca.subject] or cas
+        self._intermediates = [ca for ca in cas if ca not in roots]
+        builder = verification.PolicyBuilder().store(verification.Store(roots))
         builder = builder.extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
                                              ee_policy=verification.ExtensionPolicy.permit_all())
         self._builder = builder
@@ -196,6 +200,7 @@ class CertificateAuthority:
                 return hit
             builder = self._builder
             crls = self._crls
+            intermediates = self._intermediates
         try:
             cert = x509.load_pem_x509_certificate(pem)
         except ValueError:
@@ -203,7 +208,7 @@ class CertificateAuthority:
         cn = common_name(cert)
         try:
             verifier = builder.time(dt.datetime.fromtimestamp(now, dt.timezone.utc)).build_client_verifier()
-            chain = verifier.verify(cert, []).chain
+            chain = verifier.verify(cert, intermediates).chain
         except (verification.VerificationError, ValueError) as exc:
             raise keys.refused(f"certificate {cn or cert.subject.rfc4514_string()!r} is not trusted by "
                                f"{self.ca_path}: {exc}", "untrusted") from None
