@@ -125,7 +125,8 @@ def verify(key: PublicKey, signature: bytes, data: bytes, digest: hashes.HashAlg
 
 def b64_signature(signature: bytes) -> str:
     """Ruby's Base64.encode64: newline every 60 characters and at the end."""
-    return base64.encodebytes(signature).decode("ascii")
+    encoded = base64.b64encode(signature).decode("ascii")
+    return "".join(encoded[i:i + 60] + "\n" for i in range(0, len(encoded), 60))
 
 
 def signature_bytes(value: Any) -> bytes | None:
