@@ -33,3 +33,12 @@ def test_agent_actions_runs(repo):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "package status" in proc.stdout and "puppet status, first call" in proc.stdout
+
+
+def test_soak_runs(repo):
+    # three daemons, one broker restart: the script itself fails if a reply is lost outside the outage
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "soak.py"), "--nodes", "3", "--duration", "15",
+                           "--restarts", "1", "--timeout", "5"], capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lost outside outages     0 " in proc.stdout
+    assert "broker restarted 1 times" in proc.stdout and "every node answering after" in proc.stdout
