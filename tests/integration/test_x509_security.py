@@ -412,3 +412,12 @@ def test_missing_certificate_is_a_one_line_error(cluster, pki, tmp_path):
     assert result.rc != 0
     assert "Traceback" not in result.err
     assert "plugin.x509.cert" in result.err and "nobody.pem" in result.err, result
+
+
+def test_daemon_without_its_certificate_exits_with_a_one_line_error(cluster, pki):
+    broken = cluster.add_node("x509broken.example.test", securityprovider="x509",
+                              **{"plugin.x509.ssldir": str(pki.ca.ssldir)})
+    assert broken.proc.wait(30) != 0
+    log = broken.log()
+    assert "plugin.x509.cert certificate" in log and "x509broken.example.test.pem" in log, log
+    assert "Traceback" not in log
