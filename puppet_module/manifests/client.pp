@@ -37,6 +37,7 @@ class pymco::client (
   Hash[String[1], Hash] $users = {},
 ) {
   include pymco
+  include pymco::install
 
   $config_path = pick($config_file, "${pymco::confdir}/client.cfg")
   $client_settings = $pymco::shared_settings + {
@@ -45,6 +46,7 @@ class pymco::client (
   } + pymco::plugin_settings($plugin_settings) + $settings
 
   if $pymco::ensure == 'present' {
+    Class['pymco::install'] -> Class['pymco::client']
     file { $config_path:
       ensure  => file,
       owner   => $owner,
@@ -55,10 +57,13 @@ class pymco::client (
             'settings'    => $client_settings,
       })),
     }
-  } elsif !pymco::inside($config_path, $pymco::confdir) {
-    file { $config_path:
-      ensure => absent,
-      backup => false,
+  } else {
+    Class['pymco::client'] -> Class['pymco::install']
+    unless pymco::inside($config_path, $pymco::confdir) {
+      file { $config_path:
+        ensure => absent,
+        backup => false,
+      }
     }
   }
 

@@ -101,7 +101,7 @@ class pymco::facts (
       $when = $interval ? {
         Integer[1, 59] => "*/${interval} * * * *",
         1440           => '0 0 * * *',
-        default        => "0 */${interval / 60} * * *",
+        default        => "0 */${$interval / 60} * * *",
       }
       file { "${cron_dir}/${job_name}":
         ensure  => $file_ensure,

@@ -146,9 +146,9 @@ class pymco (
     $tls = $ssl ? {
       true    => {
         "${prefix}.ssl"          => true,
-        "${prefix}.ssl.ca"       => pick_default($broker['ssl_ca'], $broker_ssl_ca),
-        "${prefix}.ssl.cert"     => pick_default($broker['ssl_cert'], $broker_ssl_cert),
-        "${prefix}.ssl.key"      => pick_default($broker['ssl_key'], $broker_ssl_key),
+        "${prefix}.ssl.ca"       => [$broker['ssl_ca'], $broker_ssl_ca].filter |$v| { $v =~ NotUndef }[0],
+        "${prefix}.ssl.cert"     => [$broker['ssl_cert'], $broker_ssl_cert].filter |$v| { $v =~ NotUndef }[0],
+        "${prefix}.ssl.key"      => [$broker['ssl_key'], $broker_ssl_key].filter |$v| { $v =~ NotUndef }[0],
         "${prefix}.ssl.fallback" => $broker['ssl_fallback'],
       },
       default => {},
@@ -201,21 +201,5 @@ class pymco (
   if $client {
     contain pymco::client
   }
-
-  if $ensure == 'present' {
-    if $server {
-      Class['pymco::install'] -> Class['pymco::server']
-    }
-    if $client {
-      Class['pymco::install'] -> Class['pymco::client']
-    }
-  } else {
-    # Stop and unconfigure before the virtualenv goes.
-    if $server {
-      Class['pymco::server'] -> Class['pymco::install']
-    }
-    if $client {
-      Class['pymco::client'] -> Class['pymco::install']
-    }
-  }
+  # The role classes order themselves against pymco::install.
 }

@@ -60,6 +60,7 @@ class pymco::server (
   Stdlib::Absolutepath $unit_dir = '/etc/systemd/system',
 ) {
   include pymco
+  include pymco::install
 
   $node_identity = pick($identity, $facts['networking']['fqdn'])
   $config_path = pick($config_file, "${pymco::confdir}/server.cfg")
@@ -81,12 +82,15 @@ class pymco::server (
   }
 
   if $pymco::ensure == 'present' {
+    Class['pymco::install'] -> Class['pymco::server']
     Class['pymco::server::config'] ~> Class['pymco::server::service']
     Class['pymco::install'] ~> Class['pymco::server::service']
     if $manage_facts {
       Class['pymco::facts'] -> Class['pymco::server::service']
     }
   } else {
+    # Stop and unconfigure before the virtualenv and the folders go.
+    Class['pymco::server'] -> Class['pymco::install']
     Class['pymco::server::service'] -> Class['pymco::server::config']
     if $manage_facts {
       Class['pymco::server::service'] -> Class['pymco::facts']

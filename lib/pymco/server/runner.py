@@ -131,12 +131,17 @@ class Runner:
         job = Job(lambda ctx: self.execute(loaded, request, ctx, job), timeout,
                   lambda: self.answer_timeout(loaded, request), name=f"{request.agent} request {request.requestid}")
         if not self.pool.submit(job):
-            stats.incr("overloaded")
-            log.error("refusing %s: %d requests already queued", request.requestid, self.pool.queued)
+            if self.pool.stopping:
+                stats.incr("dropped")
+                log.warning("refusing %s: the daemon is shutting down", request.requestid)
+                reason = f"{self.config.identity} is shutting down; request refused"
+            else:
+                stats.incr("overloaded")
+                log.error("refusing %s: %d requests already queued", request.requestid, self.pool.queued)
+                reason = (f"{self.config.identity} is overloaded ({self.pool.queued} requests queued); "
+                          f"request refused")
             if loaded.instance.simplerpc and wants_reply(request):
-                self.send_reply(request, rpc_reply_body(
-                    5, f"{self.config.identity} is overloaded ({self.pool.queued} requests queued); "
-                       f"request refused", {}))
+                self.send_reply(request, rpc_reply_body(5, reason, {}))
 
     # ---------------------------------------------------------- executing
     def execute(self, loaded: LoadedAgent, request: Request, ctx: JobContext, job: Job) -> None:

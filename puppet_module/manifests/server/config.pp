@@ -9,7 +9,7 @@ class pymco::server::config {
     $facts_settings = $pymco::server::manage_facts ? {
       true    => {
         'factsource'  => 'yaml',
-        'plugin.yaml' => $pymco::facts::facts_path,
+        'plugin.yaml' => pick($pymco::facts::facts_file, "${pymco::confdir}/facts.yaml"),
         'classesfile' => $pymco::facts::classesfile,
       },
       default => {},
