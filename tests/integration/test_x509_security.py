@@ -22,7 +22,7 @@ from pymco.config import Config
 from pymco.connector.stomp_import import stomp
 from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
-from pymco.protocol.message import Reply, Request, new_requestid, rpc_body, rpc_reply_body
+from pymco.protocol.message import Reply, Request, new_requestid, rpc_body
 from pymco.security.psk import PskSecurity
 from pymco.security.x509 import X509Security
 from tests.support.cluster import BROKER, PSK

@@ -48,9 +48,10 @@ from pymco.config import Config
 from pymco.errors import ConfigError, DecodeError, MsgTTLExpired, SecurityError
 from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
-from pymco.protocol.message import Reply, Request, text
+from pymco.protocol.message import Reply, Request
 from pymco.security import keys
-from pymco.security.base import SecurityProvider, decode_outer, parse_reply_envelope, parse_request_envelope
+from pymco.security.base import (SecurityProvider, decode_outer, parse_reply_envelope, parse_request_envelope,
+                                 valid_callerid)
 
 log = logging.getLogger(__name__)
 
@@ -292,8 +293,6 @@ class X509Security(SecurityProvider):
                                 f"{self.cert_path}")
         self.cn = common_name(self._cert)
         self._callerid = f"cert={self.cn}"
-        from pymco.security.base import valid_callerid
-
         if not valid_callerid(self._callerid):
             raise SecurityError(f"the common name {self.cn!r} of {self.cert_path} cannot be a callerid "
                                 "(letters, digits, '.', '-' and '_' only)")
