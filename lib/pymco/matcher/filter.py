@@ -150,7 +150,18 @@ class Filter:
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> "Filter":
-        """Build from a received filter; unknown keys are ignored as MCollective does."""
+        """Build from a received filter; unknown keys are ignored as MCollective does.
+
+        A filter of the wrong shape (not a hash, or a fact/compound part that is
+        not a list) raises FilterSyntaxError: the daemon then treats the request
+        as not for it, never as unfiltered.
+        """
+        if not isinstance(wire, dict):
+            raise FilterSyntaxError(f"request filter is a {type(wire).__name__}, not a hash")
+        for key in ("fact", "compound"):
+            if wire.get(key) and not isinstance(wire.get(key), list):
+                raise FilterSyntaxError(f"request filter '{key}' is a {type(wire.get(key)).__name__}, not a list")
+
         def strings(key: str) -> list[str]:
             values = wire.get(key) or []
             return [text(v) for v in values if isinstance(v, (str, bytes))] if isinstance(values, list) else []

@@ -57,8 +57,9 @@ class PskSecurity(SecurityProvider):
             else:
                 raise DecodeError("message :body is not a string")
         digest = outer.get(_HASH)
-        if not isinstance(digest, (str, bytes)) or not hmac.compare_digest(
-                self._hash(body), digest.decode("latin-1") if isinstance(digest, bytes) else digest):
+        if isinstance(digest, str):
+            digest = digest.encode("utf-8", "replace")  # compare bytes: compare_digest refuses non-ASCII str
+        if not isinstance(digest, bytes) or not hmac.compare_digest(self._hash(body).encode("ascii"), digest):
             raise SecurityValidationFailed("Received an invalid signature in message")
         return marshal.loads(body, max_depth=self.max_depth)
 

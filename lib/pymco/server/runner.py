@@ -98,7 +98,11 @@ class Runner:
             return
         stats.incr("validated")
         request.headers = incoming.headers
-        self.process(request)
+        try:
+            self.process(request)
+        except Exception as exc:  # noqa: BLE001 - a validated but malformed request must not stop the loop
+            log.error("dropping request %s from %s: %s: %s", request.requestid, request.callerid,
+                      type(exc).__name__, exc)
 
     def process(self, request: Request) -> None:
         stats = self.stats
