@@ -22,6 +22,7 @@ from pymco.client.session import Session
 from pymco.cli.output import Colour
 from pymco.config import Config, default_client_config, load_config
 from pymco.ddl.loader import load_ddl
+from pymco.discovery.stdin import piped_input
 from pymco.ddl.model import AgentDDL
 from pymco.errors import ConfigError
 from pymco.log import setup_logging
@@ -62,6 +63,8 @@ class Application:
     usage: ClassVar[list[str]] = []
     #: option groups to leave out: "common", "filter", "rpc"
     exclude_sections: ClassVar[tuple[str, ...]] = ()
+    #: piped input names the nodes when no discovery method is chosen (as `mco rpc`, `mco find`)
+    stdin_discovery: ClassVar[bool] = False
 
     def __init__(self, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> None:
         self.stdout = stdout
@@ -204,6 +207,8 @@ class Application:
             if not os.access(nodes_file, os.R_OK):
                 raise UsageError(f"Cannot read the discovery file {nodes_file}")
             method, options = "flatfile", [nodes_file]
+        elif self.stdin_discovery and not method and not options and piped_input():
+            method, options = "stdin", ["auto"]
         limit = getattr(args, "limit", None)
         if getattr(args, "one", False):
             limit = "1"

@@ -129,7 +129,7 @@ class RPCClient:
             method = self.method()
             method.check(self.options.filter)
             limit = None
-            if (self.options.limit and (self.options.limit_method or self.config.rpclimitmethod) == "first"
+            if (self.options.limit and self.limit_method == "first"
                     and not str(self.options.limit).endswith("%")):
                 limit = parse_count(self.options.limit, 0, "limit")
             request = DiscoveryRequest(self.options.filter, self.collective, self.agent, self.discovery_timeout,
@@ -164,12 +164,18 @@ class RPCClient:
         base = self.ddl.timeout if self.ddl else 10
         return base + self.discovery_timeout
 
+    @property
+    def limit_method(self) -> str:
+        """`first` or `random`; a --limit-seed asks for a (deterministic) random pick."""
+        if self.options.limit_seed is not None:
+            return "random"
+        return self.options.limit_method or self.config.rpclimitmethod
+
     def select(self, nodes: list[str]) -> list[str]:
         limit = parse_count(self.options.limit, len(nodes), "limit") if self.options.limit else None
         if limit is None or limit >= len(nodes):
             return nodes
-        method = self.options.limit_method or self.config.rpclimitmethod
-        if method == "random" or self.options.limit_seed is not None:
+        if self.limit_method == "random":
             rng = random.Random(self.options.limit_seed)
             pool = sorted(nodes) if self.options.limit_seed is not None else list(nodes)
             return rng.sample(pool, limit)

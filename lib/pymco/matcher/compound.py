@@ -483,8 +483,9 @@ def describe(callstack: list[dict[str, Any]]) -> list[str]:
             right = f"/{right.pattern}/" if isinstance(right, re.Pattern) else right
             output = value.get("value")
             check = f"Check if the query's '{output}' value" if output else "Check if the query's value"
-            lines.append(f"{pad}Execute the Data Query '{value['name']}' with parameters "
-                         f"({params or ''}). {check} {value['operator']} '{right}'")
+            with_params = f" with parameters ({params})" if params else ""
+            lines.append(f"{pad}Execute the Data Query '{value['name']}'{with_params}. "
+                         f"{check} {value['operator']} '{right}'")
         elif key == "(":
             lines.append(f"{pad}(")
             indent += 1

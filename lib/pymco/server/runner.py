@@ -127,6 +127,8 @@ class Runner:
             log.debug("message %s does not pass filters", request.requestid)
             return
         stats.incr("passed")
+        log.debug("message %s for agent %s from %s passed filters", request.requestid, request.agent,
+                  request.callerid)
         loaded = self.agents.get(request.agent)
         if loaded is None:
             log.warning("message %s is for agent %s which is not loaded", request.requestid, request.agent)

@@ -83,6 +83,7 @@ class RpcRunner:
 class Rpc(Application):
     name = "rpc"
     description = "Generic RPC agent client application"
+    stdin_discovery = True
     usage = ["mco rpc [options] [filters] --agent <agent> --action <action> [--argument <key=val> ...]",
              "mco rpc [options] [filters] <agent> <action> [<key=val> ...]"]
 

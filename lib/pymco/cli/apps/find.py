@@ -1,0 +1,28 @@
+"""`mco find`: the identities a filter selects, one per line (exit 1 when none)."""
+
+from __future__ import annotations
+
+import time
+
+from pymco.cli.application import Application
+
+__all__ = ["Find"]
+
+
+class Find(Application):
+    name = "find"
+    description = "Find hosts using the discovery system matching filter criteria"
+    exclude_sections = ("rpc",)
+    stdin_discovery = True
+
+    def main(self) -> int:
+        client = self.rpc_client("rpcutil")
+        start = time.monotonic()
+        nodes = client.discover()
+        elapsed = time.monotonic() - start
+        for node in nodes:
+            self.out(node)
+        if self.args.verbose:
+            self.err(f"\nDiscovered {len(nodes)} nodes in {elapsed:.2f} seconds using the "
+                     f"{client.method_name} discovery plugin")
+        return 0 if nodes else 1
