@@ -1,5 +1,6 @@
-# @summary One member of the broker pool: a host name, or a hash overriding the
-#   pool-wide port, user, password and TLS settings for that host.
+# @summary One member of the broker pool: a host name, or a hash of per-host settings.
+#
+# The hash overrides the pool-wide port, user, password and TLS settings of `pymco` for that host.
 type Pymco::Broker = Variant[
   Stdlib::Host,
   Struct[{

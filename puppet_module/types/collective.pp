@@ -1,3 +1,4 @@
-# @summary A collective name: it becomes part of the broker's exchange names
-#   (`<collective>_broadcast`, `<collective>_directed`), so only letters, digits and `_`.
+# @summary A collective name: letters, digits and `_`.
+#
+# It becomes part of the broker's exchange names (`<collective>_broadcast`, `<collective>_directed`).
 type Pymco::Collective = Pattern[/\A[A-Za-z0-9_]+\z/]

@@ -1,3 +1,2 @@
-# @summary How pymcod is run as a service: a systemd unit, or an LSB init script
-#   (hosts without a running systemd, such as containers).
+# @summary How pymcod runs as a service: a systemd unit, or an LSB init script (no running systemd).
 type Pymco::Service_manager = Enum['systemd', 'init']

@@ -1,5 +1,6 @@
-# @summary RabbitMQ as pymco's broker: STOMP (optionally TLS), the vhost, users,
-#   permissions and the two topic exchanges of every collective.
+# @summary RabbitMQ as pymco's broker: STOMP (optionally TLS), vhost, users, permissions, exchanges per collective.
+#
+# Every collective gets its two topic exchanges, `<collective>_broadcast` and `<collective>_directed`.
 #
 # Core resources only: RabbitMQ from the OS packages, the STOMP listener as a
 # drop-in in RabbitMQ's `conf.d` (the main rabbitmq.conf stays the operator's;
