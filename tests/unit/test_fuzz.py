@@ -496,3 +496,28 @@ def test_audit_lines_stay_lines(caller, sender, data, authorized, reason):
     record = AuditRecord(0, "r", 0, caller, sender, "a", "b", "c", data, authorized, reason)
     assert mcollective_lines(record).count("\n") == (2 if authorized is False else 1)
     assert json_line(record).count("\n") == 1
+
+
+# ---------------------------------------------------------------- the ssl provider's YAML serializer
+
+@settings(FUZZ, deadline=timedelta(seconds=15))  # PyYAML is pure Python, and slower still under tracemalloc
+@given(st.data())
+def test_ruby_yaml_decoder(data):
+    from pymco.security import rubyyaml
+
+    document = rubyyaml.dumps(data.draw(values)).encode("utf-8")
+    candidates = [document, data.draw(mutated(document)), data.draw(st.binary(max_size=200)),
+                  data.draw(st.sampled_from([b"a: &x [1]\nb: *x\n", b"!ruby/object:Gem::Installer {}\n",
+                                             b"[" * 500 + b"]" * 500, b"--- !ruby/hash:Foo {}\n",
+                                             b'"\\U99999999"\n', b"\x00--- x\n"]))]
+    for candidate in candidates:
+        tracemalloc.start()
+        try:
+            try:
+                rubyyaml.loads(candidate)
+            except PymcoError:
+                pass
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= 2000 * len(candidate) + 500_000, f"{peak} bytes for a {len(candidate)} byte document"

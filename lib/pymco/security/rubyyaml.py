@@ -108,7 +108,10 @@ def loads(text: str | bytes, max_depth: int = 64) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise DecodeError("YAML message is not UTF-8") from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses unprintable characters already here
+    except yaml.YAMLError as exc:
+        raise DecodeError(f"invalid YAML message: {str(exc).splitlines()[0]}") from None
     loader.max_depth = max_depth
     try:
         return loader.get_single_data()
@@ -116,7 +119,7 @@ def loads(text: str | bytes, max_depth: int = 64) -> Any:
         raise
     except RecursionError:
         raise DecodeError("YAML message is nested too deeply") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # "\U99999999" overflows chr() in the scanner
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DecodeError(f"invalid YAML message: {reason}") from None
     finally:
