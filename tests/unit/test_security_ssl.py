@@ -269,3 +269,16 @@ def test_yaml_round_trip_keeps_types(value):
 def test_signature_is_base64_with_ruby_line_breaks(keys):
     sig = ssl(keys, True)._sign(b"data")
     assert sig.endswith("\n") and base64.b64decode(sig)
+
+
+def test_world_readable_private_key_is_warned_about(keys, tmp_path, caplog):
+    private, public = rsa_pair(tmp_path, "loose")
+    private.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="pymco.security.keys"):
+        ssl(keys, True, ssl_client_private=private, ssl_client_public=public)
+    assert "readable by every user" in caplog.text
+    caplog.clear()
+    private.chmod(0o600)
+    with caplog.at_level(logging.WARNING, logger="pymco.security.keys"):
+        ssl(keys, True, ssl_client_private=private, ssl_client_public=public)
+    assert "readable by every user" not in caplog.text

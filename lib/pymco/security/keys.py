@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import re
 import threading
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from pymco.errors import SecurityError, SecurityValidationFailed
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PrivateKey", "PublicKey", "read_private_key", "read_public_key", "read_certificates",
            "sign", "verify", "b64_signature", "signature_bytes", "refused", "PublicKeyCache",
@@ -55,8 +58,13 @@ def _read(path: str, what: str) -> bytes:
 
 
 def read_private_key(path: str, what: str = "private key") -> PrivateKey:
-    """An unencrypted PEM private key (RSA, EC or Ed25519)."""
+    """An unencrypted PEM private key (RSA, EC or Ed25519); warns when anyone may read it."""
     data = _read(path, what)
+    try:
+        if os.stat(path).st_mode & 0o004:
+            log.warning("%s %s is readable by every user; chmod o-r it", what, path)
+    except OSError:
+        pass
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
