@@ -125,6 +125,12 @@ class Session:
         return result
 
     def _decode(self, incoming: Incoming, result: CollectResult) -> Reply | None:
+        limit = self.config.max_message_size
+        if len(incoming.payload) > limit:  # the daemon's limit, applied to what nodes send back
+            result.unverified += 1
+            log.warning("ignoring a %d byte reply from %s: larger than max_message_size (%d)", len(incoming.payload),
+                        incoming.headers.get("mc_sender", "?"), limit)
+            return None
         try:
             reply = self.security.decode_reply(incoming.payload, incoming.headers)
         except MessageError as exc:
