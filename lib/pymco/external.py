@@ -26,6 +26,8 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from pymco.agent import Agent, RPCReply, RPCRequest
+from pymco.errors import DecodeError
+from pymco.protocol.bounded import DEFAULT_MAX_BYTES, json_loads
 from pymco.shell import run_command
 
 if TYPE_CHECKING:
@@ -53,18 +55,22 @@ def request_document(request: RPCRequest) -> dict[str, Any]:
 
 
 def _load_reply(path: str) -> Any:
-    """The reply file's JSON; {} when the program wrote nothing usable, as MCollective."""
+    """The reply file's JSON; {} when the program wrote nothing usable, as MCollective.
+
+    The program may echo request data into it, so it is read like any other
+    input: at most DEFAULT_MAX_BYTES, nested at most 64 deep (pymco.protocol.bounded).
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            raw = handle.read(DEFAULT_MAX_BYTES + 1)
     except OSError:
         return {}
-    if not text.strip():
+    if not raw.strip():
         return {}
     try:
-        return json.loads(text)
-    except ValueError:
-        log.warning("reply file of an external action is not JSON; ignoring it")
+        return json_loads(raw, max_bytes=DEFAULT_MAX_BYTES)
+    except DecodeError as exc:
+        log.warning("ignoring the reply file of an external action: %s", exc)
         return {}
 
 

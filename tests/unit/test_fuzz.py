@@ -521,3 +521,28 @@ def test_ruby_yaml_decoder(data):
         finally:
             tracemalloc.stop()
         assert peak <= 2000 * len(candidate) + 500_000, f"{peak} bytes for a {len(candidate)} byte document"
+
+
+# ---------------------------------------------------------------- JSON (external agents' reply files)
+
+json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                                     st.text(max_size=20)),
+                           lambda c: st.one_of(st.lists(c, max_size=5), st.dictionaries(st.text(max_size=8), c,
+                                                                                        max_size=5)),
+                           max_leaves=30)
+
+
+@FUZZ
+@given(st.data())
+def test_bounded_json(data):
+    import json
+
+    from pymco.protocol.bounded import json_loads
+
+    document = json.dumps(data.draw(json_values)).encode()
+    for candidate in (document, data.draw(mutated(document)), data.draw(st.binary(max_size=200)),
+                      b"[" * data.draw(st.integers(0, 5000))):
+        try:
+            json_loads(candidate, max_bytes=10_000)
+        except PymcoError:
+            pass

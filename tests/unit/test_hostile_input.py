@@ -153,3 +153,38 @@ def test_plugin_d_files_are_checked_too(tmp_path):
     assert "rabbitmq.cfg" in warning and "plugin.rabbitmq.pool.1.password" in warning
     os.chmod(tmp_path / "plugin.d" / "rabbitmq.cfg", 0o600)
     assert load_config(str(tmp_path / "server.cfg")).warnings == []
+
+
+# ---------------------------------------------------------------- JSON
+
+def test_json_limits():
+    from pymco.protocol.bounded import json_loads
+
+    assert json_loads('{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}
+    assert json_loads("[" * 64 + "]" * 64) is not None
+    for text, why in (("[" * 65 + "]" * 65, "deeper"), ("[" * 100000 + "]" * 100000, "deeper"),
+                      ('"' + "x" * 3000 + '"', "larger"), (b"\xff\xfe{", "invalid"), ("{", "invalid")):
+        with pytest.raises(DecodeError, match=why):
+            json_loads(text, max_bytes=2500 if why == "larger" else 10 ** 7)
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 5000 + b"]" * 5000, b"{" * 3, b"x" * 10])
+def test_external_reply_files_are_bounded(tmp_path, content, caplog):
+    from pymco.external import _load_reply
+
+    path = tmp_path / "reply.json"
+    path.write_bytes(content)
+    assert _load_reply(str(path)) == {}
+    assert "ignoring the reply file" in caplog.text
+
+
+def test_external_reply_file_too_large(tmp_path, monkeypatch, caplog):
+    import pymco.external as external
+
+    monkeypatch.setattr(external, "DEFAULT_MAX_BYTES", 100)
+    path = tmp_path / "reply.json"
+    path.write_text('{"a": "' + "x" * 200 + '"}')
+    assert external._load_reply(str(path)) == {}
+    assert "larger than the 100 byte limit" in caplog.text
+    path.write_text('{"a": "small"}')
+    assert external._load_reply(str(path)) == {"a": "small"}
