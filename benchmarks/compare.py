@@ -2,11 +2,15 @@
 """pymco beside Ruby MCollective 2.12.5, same machine, same broker, same run.
 
 For each fleet size N it starts N pymcod daemons and N Ruby mcollectived
-daemons (psk, RabbitMQ STOMP), then alternately runs each implementation's
-`mco rpc rpcutil ping --nodes FILE` against its own fleet, and prints medians
-and pymco/Ruby ratios:
+daemons (psk, RabbitMQ STOMP, one collective per fleet), then alternately runs
+each implementation's client against its own fleet, and prints medians and
+pymco/Ruby ratios:
 
   * wall time of `mco rpc rpcutil ping --nodes FILE` (every node must answer)
+  * `mco` start-up: `mco rpc rpcutil ping -I <one node>` (no discovery)
+  * `mco find -F os.family=Debian` (Ruby: `osfamily`, its facts are flat) with
+    pymco's quiet-window discovery, and with the full `--dt` wait (`--dq 0`)
+  * `mco ping` (pymco: quiet window; Ruby waits its timeout)
   * daemon idle RSS (median over the fleet)
   * daemon CPU per 100 directed `rpcutil ping` requests (one daemon, utime+stime)
 
@@ -47,18 +51,27 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+def answered(cmd: list[str], stdout: str) -> int:
+    """How many nodes a command's output shows answering."""
+    if "--json" in cmd:
+        return len(json.loads(stdout or "[]"))
+    if cmd[1] == "ping" or cmd[:2] == ["mco", "ping"]:
+        return sum(1 for line in stdout.splitlines() if "time=" in line)
+    return len(stdout.split())
+
+
 def timed(cmd: list[str], expect: int) -> float:
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - start
-    replies = json.loads(proc.stdout or "[]") if "--json" in cmd else []
-    if proc.returncode != 0 or ("--json" in cmd and len(replies) != expect):
-        raise RuntimeError(f"{' '.join(cmd)} failed (rc {proc.returncode}, {len(replies)}/{expect} replies): "
+    got = answered(cmd, proc.stdout)
+    if proc.returncode != 0 or got != expect:
+        raise RuntimeError(f"{' '.join(cmd)} failed (rc {proc.returncode}, {got}/{expect} answers): "
                            f"{proc.stderr.strip()[:300]}")
     return elapsed
 
 
-def directed_pings(client_config: Path, identity: str, count: int) -> None:
+def directed_pings(client_config: Path, identity: str, collective: str, count: int) -> None:
     """`count` sequential directed rpcutil ping requests through pymco's client library."""
     from pymco.client.rpc import CallOptions, RPCClient
     from pymco.client.session import Session
@@ -70,7 +83,7 @@ def directed_pings(client_config: Path, identity: str, count: int) -> None:
         flt = Filter()
         flt.add_identity(identity)
         for _ in range(count):
-            client = RPCClient(session, "rpcutil", None, CallOptions(filter=flt, timeout=10))
+            client = RPCClient(session, "rpcutil", None, CallOptions(filter=flt, timeout=10, collective=collective))
             stats = client.call("ping", {})
             if stats.responses != 1:
                 raise RuntimeError(f"{identity} did not answer a ping")
@@ -78,11 +91,12 @@ def directed_pings(client_config: Path, identity: str, count: int) -> None:
         session.close()
 
 
-def wait_answering(client_config: Path, node_list: Path, size: int, timeout: float = 180) -> None:
+def wait_answering(client_config: Path, node_list: Path, size: int, collective: str,
+                   timeout: float = 180) -> None:
     """Until every node of the list answers a directed ping (daemons log at warn: no start line)."""
     end = time.monotonic() + timeout
     cmd = [tool("mco"), "rpc", "rpcutil", "ping", "--nodes", str(node_list), "--json", "-t", "3",
-           "-c", str(client_config)]
+           "-T", collective, "-c", str(client_config)]
     while time.monotonic() < end:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         if proc.stdout.strip() and len(json.loads(proc.stdout)) == size:
@@ -94,26 +108,29 @@ def wait_answering(client_config: Path, node_list: Path, size: int, timeout: flo
 class Fleets:
     def __init__(self, workdir: Path, size: int) -> None:
         self.size = size
-        self.cluster = Cluster(workdir / "pymco", [unique_name("bench")])
+        self.py_collective, self.rb_collective = unique_name("benchpy"), unique_name("benchrb")
+        self.cluster = Cluster(workdir / "pymco", [self.py_collective, self.rb_collective])
         self.py_nodes: list[Node] = []
         self.rb_nodes: list[RubyNode] = []
         self.workdir = workdir
 
     def start(self) -> None:
-        collectives = self.cluster.collectives
         for i in range(self.size):
             facts = {"role": "web" if i % 2 else "db", "index": i}
-            self.py_nodes.append(self.cluster.add_node(f"py{i:03d}", facts=facts, base_facts=False,
-                                                       loglevel="warn"))
-            self.rb_nodes.append(RubyNode(f"rb{i:03d}", self.workdir / "ruby" / f"rb{i:03d}", collectives,
-                                          facts=facts, settings={"loglevel": "warn"}).start())
+            self.py_nodes.append(self.cluster.add_node(f"py{i:03d}", facts=dict(facts, os={"family": "Debian"}),
+                                                       base_facts=False, loglevel="warn",
+                                                       collectives=[self.py_collective]))
+            self.rb_nodes.append(RubyNode(f"rb{i:03d}", self.workdir / "ruby" / f"rb{i:03d}", [self.rb_collective],
+                                          facts=dict(facts, osfamily="Debian"),
+                                          settings={"loglevel": "warn"}).start())
         self.py_list = self.workdir / "py-nodes.txt"
         self.py_list.write_text("".join(f"{n.identity}\n" for n in self.py_nodes))
         self.rb_list = self.workdir / "rb-nodes.txt"
         self.rb_list.write_text("".join(f"{n.identity}\n" for n in self.rb_nodes))
-        self.rb_client = ruby_client_config(self.workdir / "ruby" / "client.cfg", collectives)
-        for node_list in (self.py_list, self.rb_list):
-            wait_answering(self.cluster.client_config, node_list, self.size)
+        self.rb_client = ruby_client_config(self.workdir / "ruby" / "client.cfg",
+                                            [self.rb_collective, self.py_collective])
+        wait_answering(self.cluster.client_config, self.py_list, self.size, self.py_collective)
+        wait_answering(self.cluster.client_config, self.rb_list, self.size, self.rb_collective)
         time.sleep(3)  # let start-up settle before measuring idle figures
 
     def stop(self) -> None:
@@ -131,21 +148,37 @@ def measure(size: int, reps: int, requests: int) -> dict[str, tuple[float, float
             py_rss = statistics.median(rss_kib(n.proc.pid) for n in fleets.py_nodes) / 1024
             rb_rss = statistics.median(rss_kib(n.proc.pid) for n in fleets.rb_nodes) / 1024
             rows["daemon idle RSS (MiB, median)"] = (py_rss, rb_rss)
-            py_cmd = [tool("mco"), "rpc", "rpcutil", "ping", "--nodes", str(fleets.py_list), "--json",
-                      "-c", str(fleets.cluster.client_config)]
-            rb_cmd = ["mco", "rpc", "rpcutil", "ping", "--nodes", str(fleets.rb_list), "--json",
-                      "--config", str(fleets.rb_client)]
-            py_times, rb_times = [], []
-            for _ in range(reps):
-                py_times.append(timed(py_cmd, size))
-                rb_times.append(timed(rb_cmd, size))
-            rows[f"mco rpc rpcutil ping --nodes FILE, {size} daemons (s)"] = (
-                statistics.median(py_times), statistics.median(rb_times))
+            py_mco = [tool("mco")]
+            py_tail = ["-c", str(fleets.cluster.client_config)]
+            rb_tail = ["--config", str(fleets.rb_client)]
+            commands = [
+                (f"mco rpc rpcutil ping --nodes FILE, {size} daemons (s)", size,
+                 py_mco + ["rpc", "rpcutil", "ping", "--nodes", str(fleets.py_list), "--json"] + py_tail,
+                 ["mco", "rpc", "rpcutil", "ping", "--nodes", str(fleets.rb_list), "--json"] + rb_tail),
+                ("mco start-up: rpc rpcutil ping -I one-node (s)", 1,
+                 py_mco + ["rpc", "rpcutil", "ping", "-I", fleets.py_nodes[0].identity, "--json"] + py_tail,
+                 ["mco", "rpc", "rpcutil", "ping", "-I", fleets.rb_nodes[0].identity, "--json"] + rb_tail),
+                (f"mco find -F os.family=Debian, {size} daemons (s)", size,
+                 py_mco + ["find", "-F", "os.family=Debian"] + py_tail,
+                 ["mco", "find", "-F", "osfamily=Debian"] + rb_tail),
+                (f"mco find ... --dq 0 (full --dt wait), {size} daemons (s)", size,
+                 py_mco + ["find", "-F", "os.family=Debian", "--dq", "0"] + py_tail,
+                 ["mco", "find", "-F", "osfamily=Debian"] + rb_tail),
+                (f"mco ping, {size} daemons (s)", size,
+                 py_mco + ["ping"] + py_tail, ["mco", "ping"] + rb_tail),
+            ]
+            for figure, expect, py_cmd, rb_cmd in commands:
+                py_times, rb_times = [], []
+                for _ in range(reps):
+                    py_times.append(timed(py_cmd, expect))
+                    rb_times.append(timed(rb_cmd, expect))
+                rows[figure] = (statistics.median(py_times), statistics.median(rb_times))
             cpu = []
-            for node_pid, identity in ((fleets.py_nodes[0].proc.pid, fleets.py_nodes[0].identity),
-                                       (fleets.rb_nodes[0].proc.pid, fleets.rb_nodes[0].identity)):
+            for node_pid, identity, collective in (
+                    (fleets.py_nodes[0].proc.pid, fleets.py_nodes[0].identity, fleets.py_collective),
+                    (fleets.rb_nodes[0].proc.pid, fleets.rb_nodes[0].identity, fleets.rb_collective)):
                 before = cpu_seconds(node_pid)
-                directed_pings(fleets.cluster.client_config, identity, requests)
+                directed_pings(fleets.cluster.client_config, identity, collective, requests)
                 cpu.append((cpu_seconds(node_pid) - before) * 100 / requests)
             rows["daemon CPU per 100 rpcutil ping requests (s)"] = (cpu[0], cpu[1])
             return rows
@@ -159,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="client runs per implementation and size")
     parser.add_argument("--requests", type=int, default=200, help="directed requests for the CPU figure")
     args = parser.parse_args(argv)
-    print(f"{'figure':<58} {'pymco':>10} {'Ruby':>10} {'pymco/Ruby':>11}")
+    print(f"{'figure':<58} {'pymco':>10} {'Ruby':>10} {'pymco/Ruby':>11}", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
         for figure, (py, rb) in measure(size, args.reps, args.requests).items():
             print(f"{figure:<58} {py:>10.3f} {rb:>10.3f} {py / rb if rb else float('nan'):>11.2f}", flush=True)
