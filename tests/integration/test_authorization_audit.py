@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import BROKER, PSK
+
 pytestmark = pytest.mark.integration
 
 DENIED = "You are not authorized to call this agent or action."
@@ -147,7 +149,17 @@ def test_caller_regex_allows_every_action_and_the_secret_is_masked(fleet):
     assert record["sender"] == "ops_admin" and record["agent"] == "vault"
     assert "hunter2" not in audit_text(fleet, "az01") + audit_text(fleet, "az02")
     cluster, _ = fleet
-    assert "hunter2" not in cluster.nodes["az01"].log() + cluster.nodes["az02"].log()
+    logs = cluster.nodes["az01"].log() + cluster.nodes["az02"].log()  # written at loglevel debug
+    for secret in ("hunter2", PSK, BROKER["password"]):
+        assert secret not in logs, secret
+
+
+def test_daemon_warns_about_a_world_readable_config_holding_secrets(fleet):
+    cluster, _ = fleet
+    node = cluster.nodes["az01"]
+    assert node.config_path.stat().st_mode & 0o004  # the harness writes it 0644, with plugin.psk in it
+    warnings = [line for line in node.log().splitlines() if "is readable by every user" in line]
+    assert warnings and "WARN" in warnings[0] and "plugin.psk" in warnings[0] and PSK not in warnings[0]
 
 
 def test_explicit_deny_wins_over_a_later_allow(fleet):
