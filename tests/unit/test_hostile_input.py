@@ -188,3 +188,11 @@ def test_external_reply_file_too_large(tmp_path, monkeypatch, caplog):
     assert "larger than the 100 byte limit" in caplog.text
     path.write_text('{"a": "small"}')
     assert external._load_reply(str(path)) == {"a": "small"}
+
+
+@pytest.mark.parametrize("callerid,ok", [("uid=0", True), ("cert=web1.example.com", True), ("uid=0\n", False),
+                                         ("uid=0\nuid=1", False), ("uid 0", False), ("=x", False)])
+def test_callerid_shape(callerid, ok):
+    from pymco.security.base import valid_callerid
+
+    assert valid_callerid(callerid) is ok

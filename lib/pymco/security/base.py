@@ -34,7 +34,8 @@ _MSGTIME, _HASH, _SENDERAGENT = Symbol("msgtime"), Symbol("hash"), Symbol("sende
 
 
 def valid_callerid(callerid: str) -> bool:
-    return bool(_CALLERID.match(callerid))
+    """`kind=name`; fullmatch, as `$` alone would let a trailing newline through into logs and policies."""
+    return bool(_CALLERID.fullmatch(callerid))
 
 
 class SecurityProvider(ABC):
