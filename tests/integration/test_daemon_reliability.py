@@ -126,12 +126,17 @@ def test_overload_is_refused_with_an_answer_and_counted(rel):
 def test_sigterm_with_soft_shutdown_delivers_the_reply(rel):
     cluster, libdir = rel
     node = start_node(cluster, libdir, "rel03", soft_shutdown=1)
-    call = mco_async(cluster, "rpc", "slow", "nap", "seconds=3", "-I", "rel03", "--json")
+    call = mco_async(cluster, "rpc", "slow", "nap", "seconds=6", "-I", "rel03", "--json")
     wait_for(lambda: "napping" in node.log())
     node.signal(signal.SIGTERM)
+    wait_for(lambda: "soft shutdown: waiting" in node.log())
+    # a request arriving meanwhile is refused with an answer, not dropped silently
+    late = cluster.mco("rpc", "rpcutil", "ping", "-I", "rel03", "--json")
+    [refusal] = json.loads(late.out)
+    assert refusal["statuscode"] == 5 and "is shutting down" in refusal["statusmsg"], late
     rc, out, err = finish(call)
     [reply] = json.loads(out)
-    assert reply["statuscode"] == 0 and reply["data"]["slept"] == 3, out + err
+    assert reply["statuscode"] == 0 and reply["data"]["slept"] == 6, out + err
     assert node.proc.wait(20) == 0
     assert "pymcod stopped" in node.log()
 

@@ -32,7 +32,7 @@ from pymco.protocol.message import text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Inventory", "NodeRecord", "Receiver", "default_database", "main"]
+__all__ = ["Inventory", "NodeRecord", "Receiver", "default_database", "parse_registration", "main"]
 
 DEFAULT_DATABASE = "/var/lib/pymco/inventory.sqlite"
 
@@ -191,31 +191,46 @@ class Receiver:
         except (MessageError, PymcoError) as exc:
             self.dropped += 1
             log.warning("dropping a registration message from %s: %s", sender, exc)
+        except sqlite3.Error as exc:
+            self.dropped += 1
+            log.error("cannot write the registration from %s to %s: %s", sender, self.inventory.path, exc)
         except Exception as exc:  # noqa: BLE001 - hostile input must never stop the receiver
             self.dropped += 1
             log.error("dropping an undecodable registration message from %s: %s: %s", sender,
                       type(exc).__name__, exc)
 
     def store(self, identity: str, collective: str, body: Any) -> None:
-        """Record one registration body: an agent list, or a meta hash."""
+        """Record one registration body sent by `identity` to `collective`."""
         if not identity:
             raise MessageError("registration without a sender identity")
-        facts: dict[str, Any] | None = None
-        classes: list[str] | None = None
-        collectives: list[str] = []  # unknown unless a meta registration says
-        agents = _strings(body)
-        if agents is None and isinstance(body, dict):
-            fields = {text(k): v for k, v in body.items() if isinstance(k, (str, bytes))}
-            agents = _strings(fields.get("agentlist"))
-            raw_facts = fields.get("facts")
-            facts = _plain(raw_facts) if isinstance(raw_facts, dict) else None
-            classes = _strings(fields.get("classes"))
-            collectives = _strings(fields.get("collectives")) or collectives
-        if agents is None:
-            raise MessageError(f"registration body from {identity} is neither an agent list nor a meta hash")
+        agents, facts, classes, collectives = parse_registration(identity, body)
         self.inventory.record(identity, agents, facts, classes, collectives)
         self.recorded += 1
-        log.debug("registered %s: %d agents%s", identity, len(agents), ", facts" if facts is not None else "")
+        log.debug("registered %s from %s: %d agents%s", identity, collective, len(agents),
+                  ", facts" if facts is not None else "")
+
+
+def parse_registration(identity: str, body: Any) -> tuple[list[str], dict[str, Any] | None, list[str] | None,
+                                                           list[str]]:
+    """(agents, facts, classes, collectives) of an agentlist or meta body; MessageError otherwise.
+
+    Facts and classes are None, and collectives empty, when the body does not
+    carry them (agentlist), so an update never erases what a meta body said.
+    """
+    facts: dict[str, Any] | None = None
+    classes: list[str] | None = None
+    collectives: list[str] = []
+    agents = _strings(body)
+    if agents is None and isinstance(body, dict):
+        fields = {text(k): v for k, v in body.items() if isinstance(k, (str, bytes))}
+        agents = _strings(fields.get("agentlist"))
+        raw_facts = fields.get("facts")
+        facts = _plain(raw_facts) if isinstance(raw_facts, dict) else None
+        classes = _strings(fields.get("classes"))
+        collectives = _strings(fields.get("collectives")) or []
+    if agents is None:
+        raise MessageError(f"registration body from {identity} is neither an agent list nor a meta hash")
+    return agents, facts, classes, collectives
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -236,9 +251,9 @@ def main(argv: list[str]) -> int:
         if args.list:
             inventory = Inventory(database, readonly=True)
             for node in inventory.nodes():
-                print(json.dumps({"identity": node.identity, "agents": node.agents_list, "facts": node.facts,
-                                  "classes": node.classes_list, "collectives": node.collectives,
-                                  "last_seen": node.last_seen}))
+                sys.stdout.write(json.dumps({"identity": node.identity, "agents": node.agents_list,
+                                             "facts": node.facts, "classes": node.classes_list,
+                                             "collectives": node.collectives, "last_seen": node.last_seen}) + "\n")
             return 0
         setup_logging(config, default_type=None)
         receiver = Receiver(config, database)
@@ -252,6 +267,6 @@ def main(argv: list[str]) -> int:
         receiver.stop()
         log.info("registration receiver stopped (%d recorded, %d dropped)", receiver.recorded, receiver.dropped)
     except PymcoError as exc:
-        print(f"pymcod registration-receiver: {exc}", file=sys.stderr)
+        sys.stderr.write(f"pymcod registration-receiver: {exc}\n")
         return 1
     return 0

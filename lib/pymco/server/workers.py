@@ -91,6 +91,11 @@ class WorkerPool:
             return False
 
     @property
+    def stopping(self) -> bool:
+        """Whether shutdown began: new jobs are refused, running ones may finish."""
+        return self._stopping
+
+    @property
     def busy(self) -> int:
         with self._lock:
             return len(self._running)
