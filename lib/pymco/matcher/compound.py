@@ -395,23 +395,21 @@ def _fold(values: list[Any]) -> bool:
     """Evaluate a flat list of bools and 'and'/'or'/'not'/'('/')' (precedence: not, and, or)."""
     pos = 0
 
-    def expression() -> bool:
+    def chain(word: str, operand: Callable[[], bool]) -> bool:
+        """operand (word operand)*; every operand is evaluated, the stack has no side effects."""
         nonlocal pos
-        result = conjunction()
-        while pos < len(values) and values[pos] == "or":
+        result = operand()
+        while pos < len(values) and values[pos] == word:
             pos += 1
-            right = conjunction()
-            result = result or right
+            right = operand()
+            result = (result or right) if word == "or" else (result and right)
         return result
 
+    def expression() -> bool:
+        return chain("or", conjunction)
+
     def conjunction() -> bool:
-        nonlocal pos
-        result = unary()
-        while pos < len(values) and values[pos] == "and":
-            pos += 1
-            right = unary()
-            result = result and right
-        return result
+        return chain("and", unary)
 
     def unary() -> bool:
         nonlocal pos
