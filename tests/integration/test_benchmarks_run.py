@@ -37,7 +37,7 @@ def test_agent_actions_runs(repo):
 
 def test_soak_runs(repo):
     # three daemons, one broker restart: the script itself fails if a reply is lost outside the outage
-    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "soak.py"), "--nodes", "3", "--duration", "15",
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "soak.py"), "--nodes", "3", "--duration", "8",
                            "--restarts", "1", "--timeout", "5"], capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "lost outside outages     0 " in proc.stdout
