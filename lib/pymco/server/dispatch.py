@@ -1,7 +1,8 @@
 """One SimpleRPC request through its agent: validate, authorize, audit, act.
 
 The order is MCollective's `handlemsg`: DDL validation (status 4), then the
-authorization hook (status 1 on denial), then audit, then the action, whose
+authorization hook (status 1 on denial), then audit (which, unlike
+MCollective, also records denials, with the reason), then the action, whose
 exceptions map to status codes (RPCError subclasses carry theirs; anything
 else is 5 with its message).  The reply data is made Marshal-safe here so an
 agent returning a tuple or a set cannot break the encoder.
