@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 from pymco.config import str_to_bool
 from pymco.errors import RPCAborted, RPCError
 from pymco.shell import CommandResult, run_command
+from pymco.status import STATUS_TEXT
 
 if TYPE_CHECKING:
     from pymco.config import Config
@@ -36,14 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Agent", "action", "RPCRequest", "RPCReply", "STATUS_TEXT"]
 
-STATUS_TEXT = {
-    0: "OK",
-    1: "Request Aborted",
-    2: "Unknown Action",
-    3: "Missing Request Data",
-    4: "Invalid Request Data",
-    5: "Unknown Request Status",
-}
 
 ActionFunc = Callable[["Agent", "RPCRequest", "RPCReply"], None]
 

@@ -8,7 +8,6 @@ cycles the level on SIGUSR2 and reopens files on SIGHUP for logrotate.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 
@@ -37,16 +36,20 @@ def setup_logging(config: Config, default_type: str | None = None, level: str | 
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             if config.max_log_size > 0:
-                handler = logging.handlers.RotatingFileHandler(
+                from logging.handlers import RotatingFileHandler  # not at the top: it loads pickle
+
+                handler = RotatingFileHandler(
                     path, maxBytes=config.max_log_size, backupCount=max(0, config.keeplogs))
             else:
                 handler = logging.FileHandler(path)
         except OSError as exc:
             raise ConfigError(f"cannot open logfile {path}: {exc.strerror}") from None
     elif kind == "syslog":
-        facility = logging.handlers.SysLogHandler.facility_names.get(config.logfacility, 1)
+        from logging.handlers import SysLogHandler
+
+        facility = SysLogHandler.facility_names.get(config.logfacility, 1)
         try:
-            handler = logging.handlers.SysLogHandler(address="/dev/log", facility=facility)
+            handler = SysLogHandler(address="/dev/log", facility=facility)
         except OSError:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter(FORMAT))

@@ -10,7 +10,6 @@ folders, so `pymco.server.agents` finds them by directory.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
@@ -131,6 +130,8 @@ def resolve(kind: str, name: str) -> Any:
         _load_entry_points(kind)
         target = table.get(name)
     if target is None:
+        import difflib  # only for the error's hint
+
         close = difflib.get_close_matches(name, list(table), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise PluginError(f"unknown {kind} plugin '{name}'{hint}; known: {', '.join(sorted(table))}")

@@ -9,15 +9,17 @@ outlives its DDL timeout the daemon can kill all it started.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# subprocess and tempfile (with shutil, bz2, lzma...) load on the first command:
+# the daemon imports this module for JobContext, and most requests run none.
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["CommandResult", "run_command", "JobContext", "kill_process_group"]
 
@@ -94,6 +96,10 @@ def run_command(command: list[str] | str, *, timeout: float | None = None, stdin
     pipes, so a daemon the command leaves behind holding its stdout (as
     sloppy init scripts do) cannot keep us waiting for end-of-file.
     """
+    import contextlib
+    import subprocess
+    import tempfile
+
     job = JobContext.current()
     if job is not None and job.deadline is not None:
         remaining = max(0.0, job.deadline - time.monotonic())
@@ -128,6 +134,8 @@ def _read_back(sink: Any) -> str:
 
 def _wait(proc: subprocess.Popen[str], job: JobContext | None, stdin: str | None,
           timeout: float | None) -> CommandResult:
+    import subprocess
+
     if job is not None:
         with job.lock:
             job.pgids.add(proc.pid)

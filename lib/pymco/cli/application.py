@@ -14,23 +14,29 @@ import logging
 import os
 import shlex
 import sys
-from typing import Any, ClassVar, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TextIO
 
-from pymco.client.results import RequestStats
-from pymco.client.rpc import CallOptions, RPCClient
-from pymco.client.session import Session
 from pymco.cli.output import Colour
 from pymco.config import Config, default_client_config, load_config
-from pymco.ddl.loader import load_ddl
-from pymco.discovery.stdin import piped_input
-from pymco.ddl.model import AgentDDL
 from pymco.errors import ConfigError
-from pymco.log import setup_logging
-from pymco.matcher.compound import validate_functions
-from pymco.matcher.filter import Filter
-from pymco.paths import ddl_dirs
+
+# Everything else is imported where it is used: `mco` pays at start-up for the
+# modules the command needs (the broker client, -S's compound parser, stdin
+# discovery...) and no others.
+if TYPE_CHECKING:
+    from pymco.client.results import RequestStats
+    from pymco.client.rpc import CallOptions, RPCClient
+    from pymco.client.session import Session
+    from pymco.ddl.model import AgentDDL
+    from pymco.matcher.filter import Filter
 
 __all__ = ["Application", "UsageError", "halt_code"]
+
+
+def _piped_input() -> bool:
+    from pymco.discovery.stdin import piped_input
+
+    return bool(piped_input())
 
 
 class UsageError(Exception):
@@ -150,6 +156,8 @@ class Application:
         extra = os.environ.get("MCOLLECTIVE_EXTRA_OPTS", "")
         self.args = self.build_parser().parse_args(argv + (shlex.split(extra) if extra else []))
         self.config = load_config(self.args.config or default_client_config(), mode="client")
+        from pymco.log import setup_logging
+
         setup_logging(self.config, default_type="console",
                       level="debug" if logging.getLogger().level == logging.DEBUG
                       else self.config.settings.get("loglevel", "warn"))
@@ -174,11 +182,15 @@ class Application:
     @property
     def session(self) -> Session:
         if self._session is None:
+            from pymco.client.session import Session
+
             assert self.config is not None
             self._session = Session(self.config, getattr(self.args, "connection_timeout", None))
         return self._session
 
     def build_filter(self) -> Filter:
+        from pymco.matcher.filter import Filter
+
         args = self.args
         flt = Filter()
         for spec in getattr(args, "fact", []):
@@ -192,11 +204,15 @@ class Application:
         for spec in getattr(args, "with_", []):
             flt.add_with(spec)
         for expression in getattr(args, "select", []):
+            from pymco.matcher.compound import validate_functions
+
             flt.add_compound(expression)
             validate_functions(flt.compound[-1], self.config)
         return flt
 
     def call_options(self, flt: Filter | None = None) -> CallOptions:
+        from pymco.client.rpc import CallOptions
+
         args = self.args
         method = getattr(args, "discovery_method", None)
         options = list(getattr(args, "discovery_options", []) or [])
@@ -207,7 +223,7 @@ class Application:
             if not os.access(nodes_file, os.R_OK):
                 raise UsageError(f"Cannot read the discovery file {nodes_file}")
             method, options = "flatfile", [nodes_file]
-        elif self.stdin_discovery and not method and not options and piped_input():
+        elif self.stdin_discovery and not method and not options and _piped_input():
             method, options = "stdin", ["auto"]
         limit = getattr(args, "limit", None)
         if getattr(args, "one", False):
@@ -231,9 +247,14 @@ class Application:
         )
 
     def load_ddl(self, agent: str) -> AgentDDL:
+        from pymco.ddl.loader import load_ddl
+        from pymco.paths import ddl_dirs
+
         return load_ddl(agent, ddl_dirs(self.config))
 
     def rpc_client(self, agent: str, flt: Filter | None = None, ddl: AgentDDL | None = None) -> RPCClient:
+        from pymco.client.rpc import RPCClient
+
         return RPCClient(self.session, agent, ddl if ddl is not None else self.load_ddl(agent),
                          self.call_options(flt))
 

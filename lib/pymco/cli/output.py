@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from pymco.agent import STATUS_TEXT
+from pymco.status import STATUS_TEXT
 from pymco.client.results import RequestStats, RPCResult
 from pymco.ddl.model import ActionSpec
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import TextIO
 
 from pymco.cli.output import Colour
@@ -23,6 +22,8 @@ class Progress:
     def update(self, current: int, total: int) -> None:
         if not self.enabled or total <= 0:
             return
+        import shutil  # only when drawing: it loads bz2, lzma and fnmatch
+
         columns = shutil.get_terminal_size((80, 24)).columns
         width = max(10, min(60, columns - 22))
         filled = int(width * current / total)

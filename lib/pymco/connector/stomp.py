@@ -18,7 +18,7 @@ from typing import Any
 
 from pymco.config import Config
 from pymco.connector.base import Connector
-from pymco.connector.stomp_import import stomp
+from pymco.connector.stomp_import import enable_tls, stomp
 from pymco.errors import BrokerRefused, ConfigError, ConnectorError
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,7 @@ class StompConnector(Connector):
     def _configure_ssl(self, conn: Any, member: PoolMember) -> None:
         from pymco.connector.tls import configure_ssl
 
+        enable_tls()
         configure_ssl(conn, member, self._pool_prefix(member))
 
     def _plain_to_tls_hint(self, member: PoolMember, timeout: float) -> str:

@@ -14,13 +14,12 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
-
 from pymco import plugins
 from pymco.ddl.model import InputSpec, OutputSpec, parse_input
 from pymco.errors import DDLError, DDLValidationError, PluginError, ValidatorError
 from pymco.paths import ddl_dirs
 from pymco.validators.builtin import length, validate
+from pymco.yamlcache import YAMLError, load_yaml_file
 
 if TYPE_CHECKING:
     from pymco.config import Config
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["DataPlugin", "DataDDL", "load_data_ddl", "run_data_plugin", "validate_query"]
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -60,15 +57,14 @@ def load_data_ddl(name: str, config: "Config | None" = None) -> DataDDL:
     else:
         raise DDLError(f"Can't find DDL for data plugin '{name}'")
     try:
-        with open(path, "rb") as handle:
-            raw = yaml.load(handle, Loader=_Loader)
+        raw = load_yaml_file(path)
         query = raw["dataquery"]
         inputs = query.get("input") or {}
         spec = parse_input("query", inputs["query"], f"{path}: dataquery input 'query'") if "query" in inputs else None
         outputs = {k: OutputSpec(k, str(v["description"]), str(v["display_as"]), v.get("default"))
                    for k, v in (query.get("output") or {}).items()}
         ddl = DataDDL(name, dict(raw["metadata"]), str(query.get("description", "")), spec, outputs)
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise DDLError(f"cannot parse data DDL {path}: {exc}") from None
     _ddl_cache[name] = ddl
     return ddl

@@ -6,15 +6,13 @@ import json
 import os
 from typing import Any
 
-import yaml
-
 from pymco.ddl.model import AgentDDL
 from pymco.errors import DDLError
+from pymco.yamlcache import YAMLError, load_yaml_file
 
 __all__ = ["find_ddl", "load_ddl", "load_ddl_file", "known_ddls"]
 
 _EXTENSIONS = (".yaml", ".yml", ".json")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _cache: dict[str, tuple[tuple[int, int], AgentDDL]] = {}
 
 
@@ -37,10 +35,13 @@ def load_ddl_file(path: str) -> AgentDDL:
     if cached and cached[0] == stamp:
         return cached[1]
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-        data: Any = json.loads(raw) if path.endswith(".json") else yaml.load(raw, Loader=_Loader)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        data: Any
+        if path.endswith(".json"):
+            with open(path, "rb") as handle:
+                data = json.loads(handle.read())
+        else:
+            data = load_yaml_file(path)
+    except (OSError, ValueError, YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DDLError(f"cannot parse DDL {path}: {first}") from None
     ddl = AgentDDL.from_dict(data, path)

@@ -12,17 +12,14 @@ import logging
 import os
 from typing import Any
 
-import yaml
-
 from pymco.config import Config
 from pymco.errors import FactsError
 from pymco.facts.base import FactSource
+from pymco.yamlcache import YAMLError, load_yaml_file
 
 log = logging.getLogger(__name__)
 
 __all__ = ["YamlFacts", "deep_merge", "load_yaml_mapping"]
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -38,11 +35,10 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def load_yaml_mapping(path: str) -> dict[str, Any]:
     """Parse a YAML file that must hold a mapping with string keys."""
     try:
-        with open(path, "rb") as handle:
-            data = yaml.load(handle, Loader=_Loader)
+        data = load_yaml_file(path)
     except OSError as exc:
         raise FactsError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise FactsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if data is None:
         return {}
