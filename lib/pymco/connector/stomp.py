@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from pymco.config import Config
 from pymco.connector.base import Connector
@@ -23,7 +23,7 @@ from pymco.errors import BrokerRefused, ConfigError, ConnectorError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StompConnector", "PoolMember"]
+__all__ = ["StompConnector", "PoolMember", "reconnect_delays"]
 
 
 @dataclass
@@ -320,7 +320,7 @@ class StompConnector(Connector):
             self._reconnector.start()
 
     def _reconnect_loop(self) -> None:
-        delay = self.initial_delay
+        delays = reconnect_delays(self.initial_delay, self.multiplier, self.max_delay, self.exponential)
         attempt = 0
         while not self._closing:
             for member in self._ordered_pool():
@@ -336,9 +336,7 @@ class StompConnector(Connector):
                 if self.max_attempts and attempt >= self.max_attempts:
                     log.error("giving up after %d reconnect attempts", attempt)
                     return
-                time.sleep(delay)
-                if self.exponential:
-                    delay = min(delay * self.multiplier, self.max_delay)
+                time.sleep(next(delays))
 
     # ------------------------------------------------------------ primitives
     def _subscribe(self, destination: str, sub_id: str, headers: dict[str, str] | None = None) -> None:
@@ -370,6 +368,19 @@ class StompConnector(Connector):
         if listener is None or listener.error is None:
             return None
         return listener.error + explain_broker_error(listener.error)
+
+
+def reconnect_delays(initial: float, multiplier: float, maximum: float, exponential: bool = True) -> Iterator[float]:
+    """MCollective's waits between reconnect attempts: initial, then times multiplier, capped at maximum.
+
+    A daemon is back at most `maximum` seconds after its broker, whatever the
+    outage's length; `exponential` false keeps every wait at `initial`.
+    """
+    delay = initial
+    while True:
+        yield min(delay, maximum)
+        if exponential:
+            delay = min(delay * multiplier, maximum)
 
 
 def explain_broker_error(text: str) -> str:

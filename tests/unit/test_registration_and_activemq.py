@@ -229,3 +229,15 @@ def test_activemq_base64_payloads():
     assert sent[0][1] == base64.b64encode(b"\x04\x08binary")
     connector._deliver(sent[0][1], {})
     assert received[0].payload == b"\x04\x08binary"
+
+
+def test_reconnect_delays_follow_mcollectives_back_off():
+    from itertools import islice
+
+    from pymco.connector.stomp import reconnect_delays
+
+    delays = list(islice(reconnect_delays(0.01, 2, 30), 14))
+    assert delays[:4] == [0.01, 0.02, 0.04, 0.08]
+    assert delays[-1] == 30 and max(delays) == 30 and delays == sorted(delays)
+    assert list(islice(reconnect_delays(0.5, 2, 30, exponential=False), 3)) == [0.5, 0.5, 0.5]
+    assert list(islice(reconnect_delays(50, 2, 30), 2)) == [30, 30]
