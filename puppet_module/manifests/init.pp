@@ -42,7 +42,10 @@
 #   OS packages that interpreter needs to create a virtualenv (module data: `python3-venv` on Debian).
 # @param package_source
 #   Where pip installs pymco from: undef for PyPI, a local path (a source
-#   checkout, a wheel or an sdist) or the URL of a wheel or sdist.
+#   checkout, a wheel or an sdist) or the URL of a wheel or sdist.  pip runs
+#   when the virtualenv's pymco came from elsewhere or has another version, so
+#   to roll out new code from the same checkout, raise its version (or pin
+#   `package_version`).
 # @param package_version
 #   A version to pin (from PyPI: `pymco==<version>`; from a source: the
 #   installed version must match).  undef accepts whatever is installed.

@@ -132,3 +132,24 @@ def test_reference_md_is_generated_from_the_code(tmp_path: Path) -> None:
     assert "pymco::middleware::rabbitmq" in fresh and "Pymco::Broker" in fresh
     assert (MODULE / "REFERENCE.md").read_text() == fresh, \
         "REFERENCE.md is stale: cd puppet_module && puppet strings generate --format markdown"
+
+
+def test_readme_code_parses(tmp_path: Path) -> None:
+    """The module README's Puppet code (`puppet apply -e '...'`) and Hiera snippets are valid as written."""
+    which_or_fail("puppet")
+    readme = (MODULE / "README.md").read_text()
+    manifests = re.findall(r"puppet apply -e '(.*?)'", readme, re.S)
+    assert manifests, "the README shows no puppet apply -e"
+    for index, code in enumerate(manifests):
+        path = tmp_path / f"readme{index}.pp"
+        path.write_text(code)
+        proc = run(["puppet", "parser", "validate", str(path)])
+        assert proc.returncode == 0, f"{code}\n{proc.stderr}"
+    snippets = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    assert len(snippets) >= 2
+    for snippet in snippets:
+        data = yaml.safe_load(snippet)
+        assert isinstance(data, dict) and all(key.startswith("pymco::") for key in data), snippet
+    # every file the README links to exists
+    for target in re.findall(r"\]\(([^)#:]+)\)", readme):
+        assert (MODULE / target).exists(), target
