@@ -153,3 +153,24 @@ def test_readme_code_parses(tmp_path: Path) -> None:
     # every file the README links to exists
     for target in re.findall(r"\]\(([^)#:]+)\)", readme):
         assert (MODULE / target).exists(), target
+
+
+def test_systemd_units_verify(tmp_path: Path, module_link: Path) -> None:
+    """The unit and timer (used where systemd runs; this CI machine has none running) pass systemd-analyze."""
+    analyze = which_or_fail("systemd-analyze")
+    true = which_or_fail("true")
+    renders = {
+        "pymcod.service": ("pymcod.service.epp", f"{{ service => 'pymcod', daemon => '{true}', "
+                                                 "config => '/etc/pymco/server.cfg', pidfile => '/run/pymcod.pid' }"),
+        "pymco-facts.service": ("facts.service.epp", f"{{ command => '{true} facts refresh --output /tmp/f.yaml' }}"),
+        "pymco-facts.timer": ("facts.timer.epp", "{ interval => 15, job_name => 'pymco-facts' }"),
+    }
+    for unit, (template, values) in renders.items():
+        proc = run(["puppet", "epp", "render", "--modulepath", f"{module_link.parent}:/usr/share/puppet/modules",
+                    "--values", values, str(MODULE / "templates" / template)])
+        assert proc.returncode == 0, proc.stderr
+        (tmp_path / unit).write_text(proc.stdout)
+    proc = run([analyze, "verify", *(str(tmp_path / unit) for unit in renders)], cwd=tmp_path)
+    complaints = [line for line in (proc.stdout + proc.stderr).splitlines() if str(tmp_path) in line]
+    assert proc.returncode == 0 and not complaints, proc.stdout + proc.stderr
+    assert f"ExecStart={true} --config /etc/pymco/server.cfg --no-daemonize" in (tmp_path / "pymcod.service").read_text()
