@@ -120,6 +120,8 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], Any]] = {
     "default_discovery_options": (_str, None),  # repeatable, see _APPEND
     "discovery_timeout": (_int, None),
     "discovery_quiet_window": (_float, None),  # pymco: end mc discovery once replies stop
+    "discovery_quiet_min": (_float, 0.1),  # pymco: the adaptive quiet window's floor
+    "discovery_quiet_factor": (_float, 10.0),  # pymco: ... and its multiple of the mean reply gap
     "publish_timeout": (_int, 2),
     "connection_timeout": (_int, None),
     "threaded": (str_to_bool, False),

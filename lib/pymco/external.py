@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from pymco.agent import Agent, RPCReply, RPCRequest
@@ -80,6 +79,8 @@ def run_external(command: str, request: RPCRequest, reply: RPCReply) -> None:
     if not (os.path.isfile(command) and os.access(command, os.X_OK)):
         log.warning("Cannot run %s", where)
         reply.abort(f"Cannot execute {where}")
+    import tempfile  # on the first call: the daemon imports this module whether or not it runs external agents
+
     with tempfile.TemporaryDirectory(prefix="pymco_external_") as tmp:
         request_file = os.path.join(tmp, "request.json")
         reply_file = os.path.join(tmp, "reply.json")

@@ -16,6 +16,7 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TextIO
 
+from pymco.argparsing import ArgumentParser
 from pymco.cli.output import Colour
 from pymco.config import Config, default_client_config, load_config
 from pymco.errors import ConfigError
@@ -43,7 +44,7 @@ class UsageError(Exception):
     """Bad command-line usage: printed as one line, exit 1."""
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
@@ -106,7 +107,8 @@ class Application:
         group.add_argument("--dt", "--discovery-timeout", dest="discovery_timeout", type=int,
                            help="Timeout for doing discovery")
         group.add_argument("--dq", "--discovery-quiet", dest="quiet_window", type=float,
-                           help="End mc discovery after this many seconds without a new reply (0: wait --dt)")
+                           help="End mc discovery after at most this many seconds without a new reply "
+                                "(less when replies come quickly; 0: wait --dt)")
         group.add_argument("-t", "--timeout", type=int, help="Timeout for calling remote agents")
         group.add_argument("-q", "--quiet", action="store_true", help="Do not be verbose")
         group.add_argument("--ttl", type=int, help="Time To Live for the request")

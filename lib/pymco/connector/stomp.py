@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -178,6 +177,8 @@ class StompConnector(Connector):
     def _ordered_pool(self) -> list[PoolMember]:
         members = list(self.pool)
         if self.randomize:
+            import random  # only with plugin.<connector>.randomize
+
             random.shuffle(members)
         return members
 

@@ -10,9 +10,7 @@ as status 5, as when Puppet's provider raised inside the Ruby agent.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -26,6 +24,8 @@ NOT_INSTALLED = ("absent", "purged")
 
 
 def md5_of(text: str) -> str:
+    import hashlib  # here, not at the top: it maps libcrypto into every daemon that loads the package agent
+
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
@@ -57,6 +57,8 @@ class PackageProvider(ABC):
             return configured
         if os.path.exists(default):
             return default
+        import shutil
+
         return shutil.which(os.path.basename(default)) or default
 
     def require(self) -> str:

@@ -13,7 +13,6 @@ agent run), while the launcher does the splay and holds the run lock.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass, field
 
@@ -90,6 +89,8 @@ class RunCommand:
     """The configured Puppet command and how to start it in the background."""
 
     def __init__(self, command: str) -> None:
+        import shlex  # not at the top: every daemon imports this module, few parse a Puppet command
+
         self.text = command
         self.argv = shlex.split(command)
         if not self.argv:

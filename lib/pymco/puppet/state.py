@@ -14,12 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
-from datetime import datetime
 from typing import Any
-
-import yaml
 
 from pymco.errors import ActionFailed
 from pymco.puppet.settings import PuppetPaths
@@ -28,28 +24,41 @@ log = logging.getLogger(__name__)
 
 __all__ = ["AgentState", "seconds_to_human", "pid_alive", "load_report"]
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOURCE_COUNTERS = ("failed", "changed", "corrective_change", "total", "restarted", "out_of_sync")
+_loaders: dict[str, Any] = {}
 
 
-class _ReportLoader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """Safe YAML that reads Ruby-tagged objects (`!ruby/object:...`) as plain data."""
+def _yaml() -> Any:
+    """PyYAML, imported on first use: every daemon loads this agent, few read a Puppet report."""
+    import yaml
+
+    return yaml
 
 
-def _ruby_tagged(loader: Any, suffix: str, node: Any) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)
+def _loader(kind: str) -> Any:
+    """The safe loader, or the report loader that reads Ruby-tagged objects (`!ruby/object:...`) as plain data."""
+    if not _loaders:
+        yaml = _yaml()
+        safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+        class _ReportLoader(safe):  # type: ignore[misc,valid-type]
+            pass
 
-yaml.add_multi_constructor("!ruby/", _ruby_tagged, Loader=_ReportLoader)
+        def ruby_tagged(loader: Any, suffix: str, node: Any) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                return loader.construct_mapping(node, deep=True)
+            if isinstance(node, yaml.SequenceNode):
+                return loader.construct_sequence(node, deep=True)
+            return loader.construct_scalar(node)
+
+        yaml.add_multi_constructor("!ruby/", ruby_tagged, Loader=_ReportLoader)
+        _loaders.update(safe=safe, report=_ReportLoader)
+    return _loaders[kind]
 
 
 def load_report(path: str) -> Any:
     with open(path, "rb") as handle:
-        return yaml.load(handle, Loader=_ReportLoader)
+        return _yaml().load(handle, Loader=_loader("report"))
 
 
 def pid_alive(text: str) -> bool:
@@ -85,6 +94,8 @@ def seconds_to_human(seconds: int) -> str:
 
 
 def _epoch(value: Any) -> int:
+    from datetime import datetime  # tempfile and datetime load on use: every daemon imports this module
+
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, (int, float)):
@@ -127,6 +138,8 @@ class AgentState:
         path = self.paths.agent_disabled_lockfile
         directory = os.path.dirname(path)
         os.makedirs(directory, exist_ok=True)
+        import tempfile
+
         handle, temp = tempfile.mkstemp(prefix=os.path.basename(path), dir=directory)
         try:
             with os.fdopen(handle, "w") as stream:
@@ -167,8 +180,9 @@ class AgentState:
         summary: dict[str, Any] = {"changes": {}, "time": {}, "resources": {}, "version": {}, "events": {}}
         text = _read(self.paths.lastrunfile)
         if text is not None:
+            yaml = _yaml()
             try:
-                data = yaml.load(text, Loader=_SafeLoader)
+                data = yaml.load(text, Loader=_loader("safe"))
             except yaml.YAMLError as exc:
                 raise ActionFailed(f"Cannot parse {self.paths.lastrunfile}: {str(exc).splitlines()[0]}") from None
             if isinstance(data, dict):
@@ -194,7 +208,7 @@ class AgentState:
             return []
         try:
             report = load_report(self.paths.lastrunreport)
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, _yaml().YAMLError) as exc:
             raise ActionFailed(f"Cannot parse {self.paths.lastrunreport}: {str(exc).splitlines()[0]}") from None
         logs = report.get("logs") if isinstance(report, dict) else None
         entries = []

@@ -16,6 +16,7 @@ import sys
 import threading
 
 from pymco import __version__, plugins
+from pymco.argparsing import ArgumentParser
 from pymco.config import DEFAULT_SERVER_CONFIG, Config, load_config
 from pymco.errors import PymcoError
 from pymco.log import cycle_level, reopen_logs, setup_logging
@@ -119,7 +120,7 @@ def daemonize() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pymcod", description="The pymco daemon (MCollective-compatible server).")
+    parser = ArgumentParser(prog="pymcod", description="The pymco daemon (MCollective-compatible server).")
     parser.add_argument("-c", "--config", default=DEFAULT_SERVER_CONFIG, help="server config file")
     parser.add_argument("-p", "--pidfile", help="write the daemon's PID here")
     group = parser.add_mutually_exclusive_group()
