@@ -162,3 +162,18 @@ def test_wrong_password_is_a_clear_error(fleet, amq):
     assert result.rc == 1
     assert "refused the connection" in result.err and "password is invalid" in result.err
     assert "Traceback" not in result.err
+
+
+def test_daemons_come_back_after_an_activemq_restart(fleet, amq):
+    # last in this module: the broker restarts under the daemons (MCollective's default back-off)
+    amq.stop()
+    amq.start()
+    end = time.monotonic() + 30
+    seen: set[str] = set()
+    while time.monotonic() < end and seen != {"amq01", "amq02", "amq03"}:
+        seen = set(re.findall(r"^(amq0\d)\s+time=", fleet.mco("ping", "-t", "3").out, re.M))
+    assert seen == {"amq01", "amq02", "amq03"}
+    # the directed queue's selector subscription is back too
+    result = fleet.mco("rpc", "rpcutil", "ping", "-I", "amq03", "--json")
+    assert result.rc == 0, result
+    assert [r["sender"] for r in json.loads(result.out)] == ["amq03"]
