@@ -20,7 +20,7 @@ import sqlite3
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymco import plugins
@@ -65,7 +65,6 @@ class NodeRecord:
     collectives: list[str]  # empty: not reported (agentlist registration)
     first_seen: float
     last_seen: float
-    data_cache: dict[str, Any] = field(default_factory=dict)
 
     # ---- the matcher's NodeView
     def agents(self) -> list[str]:
