@@ -28,6 +28,15 @@ def test_fanin_scripts_run(repo, script):
     assert "lost 0" in proc.stdout
 
 
+@pytest.mark.parametrize("local", [False, True], ids=["broker", "local"])
+def test_client_absorb_runs(repo, local):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "client_absorb.py"), "--replies", "50",
+                           "--rounds", "2", "--blasters", "2"] + (["--local"] if local else []),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lost 0" in proc.stdout and "50/50 replies" in proc.stdout and "1 summary" in proc.stdout
+
+
 def test_agent_actions_runs(repo):
     proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "agent_actions.py"), "--reps", "1"],
                           capture_output=True, text=True, timeout=300)

@@ -214,6 +214,13 @@ def dumps(obj: Any) -> bytes:
 
 _U16 = struct.Struct("<H")
 
+# Symbols every MCollective message carries, made once (a fixed table: nothing
+# a sender writes can grow it).
+_KNOWN_SYMBOLS: dict[bytes, Symbol] = {name.encode(): Symbol(name) for name in (
+    "E", "body", "senderid", "requestid", "filter", "collective", "agent", "callerid", "ttl", "msgtime", "hash",
+    "senderagent", "statuscode", "statusmsg", "data", "action", "caller", "process_results", "fact", "value",
+    "operator", "pong")}
+
 
 class _Reader:
     __slots__ = ("data", "pos", "end", "symbols", "objects", "weights", "max_depth", "nodes", "max_nodes")
@@ -240,7 +247,11 @@ class _Reader:
         return self.data[pos]
 
     def long(self) -> int:
-        c = self.byte()
+        pos = self.pos
+        if pos >= self.end:
+            raise self.fail("truncated")
+        self.pos = pos + 1
+        c = self.data[pos]
         if c == 0:
             return 0
         if c < 128:
@@ -263,6 +274,15 @@ class _Reader:
         return self.data[pos:pos + n]
 
     def count(self) -> int:
+        pos = self.pos
+        if pos < self.end:
+            c = self.data[pos]
+            if 5 <= c < 128:  # the one-byte form, as nearly every length and count is
+                self.pos = pos + 1
+                n = c - 5
+                if n > self.end - pos - 1:
+                    raise self.fail("declared element count exceeds the data")
+                return n
         n = self.long()
         if n < 0 or n > self.end - self.pos:
             raise self.fail("declared element count exceeds the data")
@@ -270,10 +290,12 @@ class _Reader:
 
     def symbol_body(self) -> Symbol:
         raw = self.take(self.count())
-        try:
-            sym = Symbol(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise self.fail("symbol is not UTF-8") from None
+        sym = _KNOWN_SYMBOLS.get(raw)
+        if sym is None:
+            try:
+                sym = Symbol(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise self.fail("symbol is not UTF-8") from None
         self.symbols.append(sym)
         return sym
 
@@ -302,6 +324,50 @@ class _Reader:
             attrs[key] = self.read(depth)
         return attrs
 
+    def encoding_flag(self, raw: bytes) -> str | bytes | None:
+        """The common case read in one go: exactly one ivar, `:E` (or a link to it) set to T or F.
+
+        Returns the decoded string, or None (nothing consumed) for any other shape.
+        """
+        data, pos, end = self.data, self.pos, self.end
+        if pos + 3 >= end or data[pos] != 0x06:
+            return None
+        kind = data[pos + 1]
+        if kind == 0x3A:  # ':' a new symbol, which must be E
+            if data[pos + 2] != 0x06 or data[pos + 3] != 0x45 or pos + 4 >= end:
+                return None
+            flag = data[pos + 4]
+            after = pos + 5
+            new_symbol = True
+        elif kind == 0x3B:  # ';' a link to E, read before
+            link = data[pos + 2]
+            if link == 0:
+                index = 0
+            elif 5 <= link < 128:
+                index = link - 5
+            else:
+                return None
+            if index >= len(self.symbols) or self.symbols[index] != "E":
+                return None
+            flag = data[pos + 3]
+            after = pos + 4
+            new_symbol = False
+        else:
+            return None
+        if flag == 0x54:  # T: UTF-8
+            try:
+                value: str | bytes = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                value = raw
+        elif flag == 0x46:  # F: US-ASCII, read as latin-1 so any byte survives
+            value = raw.decode("latin-1")
+        else:
+            return None
+        if new_symbol:
+            self.symbols.append(_E)
+        self.pos = after
+        return value
+
     def register(self, obj: Any, weight: int | None = 1) -> int:
         """Remember an object for '@' links; weight None while its contents are still being read."""
         self.objects.append(obj)
@@ -315,7 +381,11 @@ class _Reader:
     def read(self, depth: int = 0) -> Any:
         if depth > self.max_depth:
             raise self.fail("nesting deeper than %d" % self.max_depth)
-        c = self.byte()
+        pos = self.pos
+        if pos >= self.end:
+            raise self.fail("truncated")
+        self.pos = pos + 1
+        c = self.data[pos]
         if c == 0x49:  # 'I': object followed by instance variables
             return self.read_ivar(depth)
         if c == 0x30:
@@ -445,6 +515,11 @@ class _Reader:
         if c == 0x22:  # string with encoding
             idx = self.register(None, None)
             raw = self.take(self.count())
+            value = self.encoding_flag(raw)
+            if value is not None:
+                self.objects[idx] = value
+                self.weights[idx] = 1
+                return value
             attrs = self.ivars(depth + 1)
             value = _decode_string(raw, attrs)
             self.objects[idx] = value
