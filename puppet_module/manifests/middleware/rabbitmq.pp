@@ -39,6 +39,9 @@
 #   The plain STOMP port.
 # @param stomp_tls_port
 #   A STOMP-over-TLS port (unset: no TLS listener).  Needs `tls_ca`, `tls_cert` and `tls_key`.
+# @param stomp_plain
+#   Whether plain STOMP listens too; false leaves only the TLS listener
+#   (`stomp.listeners.tcp = none`, as `scripts/broker-setup --tls-only`).
 # @param tls_ca
 #   The CA that signed the broker's certificate (and the clients', when they present one).
 # @param tls_cert
@@ -68,6 +71,7 @@ class pymco::middleware::rabbitmq (
   Optional[Stdlib::IP::Address::V4::Nosubnet] $stomp_address = undef,
   Stdlib::Port $stomp_port = 61613,
   Optional[Stdlib::Port] $stomp_tls_port = undef,
+  Boolean $stomp_plain = true,
   Optional[Stdlib::Absolutepath] $tls_ca = undef,
   Optional[Stdlib::Absolutepath] $tls_cert = undef,
   Optional[Stdlib::Absolutepath] $tls_key = undef,
@@ -83,11 +87,14 @@ class pymco::middleware::rabbitmq (
     if empty($users) {
       fail('pymco::middleware::rabbitmq: give at least one broker user in users ({ name => password })')
     }
+    if !$stomp_plain and $stomp_tls_port =~ Undef {
+      fail('pymco::middleware::rabbitmq: stomp_plain => false needs stomp_tls_port (else STOMP would not listen at all)')
+    }
     if $stomp_tls_port =~ NotUndef {
       if $tls_ca =~ Undef or $tls_cert =~ Undef or $tls_key =~ Undef {
         fail('pymco::middleware::rabbitmq: stomp_tls_port needs tls_ca, tls_cert and tls_key')
       }
-      if $stomp_tls_port == $stomp_port {
+      if $stomp_plain and $stomp_tls_port == $stomp_port {
         fail("pymco::middleware::rabbitmq: stomp_tls_port and stomp_port are both ${stomp_port}")
       }
     }
@@ -121,10 +128,11 @@ class pymco::middleware::rabbitmq (
       'ssl_options.fail_if_no_peer_cert = false',
     ],
   }
-  $stomp_lines = [
-    '# Managed by pymco (scripts/broker-setup or the pymco Puppet module)',
-    "stomp.listeners.tcp.1 = ${address}${stomp_port}",
-  ] + $tls_lines
+  $plain_line = $stomp_plain ? {
+    true    => "stomp.listeners.tcp.1 = ${address}${stomp_port}",
+    default => 'stomp.listeners.tcp = none',
+  }
+  $stomp_lines = ['# Managed by pymco (scripts/broker-setup or the pymco Puppet module)', $plain_line] + $tls_lines
   file { "${config_dir}/conf.d":
     ensure => directory,
     owner  => 'root',

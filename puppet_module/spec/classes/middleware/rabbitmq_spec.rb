@@ -88,6 +88,21 @@ describe 'pymco::middleware::rabbitmq' do
     end
   end
 
+  context 'TLS only, as scripts/broker-setup --tls-only' do
+    let(:params) do
+      { 'users' => { 'u' => 'p' }, 'stomp_address' => '127.0.0.1', 'stomp_plain' => false, 'stomp_tls_port' => 61613,
+        'tls_ca' => '/ca.pem', 'tls_cert' => '/cert.pem', 'tls_key' => '/key.pem' }
+    end
+
+    it do
+      expect(content_of(catalogue, dropin).lines.first(3)).to eq([
+                                                                   "# Managed by pymco (scripts/broker-setup or the pymco Puppet module)\n",
+                                                                   "stomp.listeners.tcp = none\n",
+                                                                   "stomp.listeners.ssl.1 = 127.0.0.1:61613\n",
+                                                                 ])
+    end
+  end
+
   context 'without managing package and service' do
     let(:params) { { 'users' => { 'u' => 'p' }, 'manage_package' => false, 'manage_service' => false } }
 
@@ -133,6 +148,12 @@ describe 'pymco::middleware::rabbitmq' do
       end
 
       it { is_expected.to compile.and_raise_error(%r{stomp_tls_port and stomp_port are both 61613}) }
+    end
+
+    context 'no listener at all' do
+      let(:params) { { 'users' => { 'u' => 'p' }, 'stomp_plain' => false } }
+
+      it { is_expected.to compile.and_raise_error(%r{stomp_plain => false needs stomp_tls_port}) }
     end
 
     context 'a password the rabbitmqctl wrapper would expand' do
