@@ -8,6 +8,7 @@ import time
 
 from pymco import __version__
 from pymco.agent import Agent, action
+from pymco.config import is_secret_setting
 from pymco.data.base import active_data_plugins
 from pymco.facts.base import MISSING
 from pymco.protocol.message import S
@@ -72,7 +73,8 @@ class Rpcutil(Agent):
         except KeyError:
             reply.abort(f"Unknown config property {item}")
         reply["item"] = item
-        reply["value"] = value
+        # pymco: a caller may read the config, not its secrets (MCollective hands out plugin.psk and passwords)
+        reply["value"] = "[masked]" if value and is_secret_setting(item) else value
 
     @action
     def ping(self, request, reply):

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from pymco.errors import ConfigError
 
-__all__ = ["Config", "load_config", "str_to_bool", "default_client_config", "DEFAULT_SERVER_CONFIG"]
+__all__ = ["Config", "load_config", "str_to_bool", "default_client_config", "DEFAULT_SERVER_CONFIG",
+           "is_secret_setting"]
 
 DEFAULT_SERVER_CONFIG = "/etc/pymco/server.cfg"
 CLIENT_CONFIG_CANDIDATES = ("~/.pymco", "/etc/pymco/client.cfg")
@@ -292,6 +293,11 @@ def _is_secret(plugin_key: str) -> bool:
     """Whether a `plugin.<key>` setting holds a secret itself (not a path to one)."""
     last = plugin_key.rsplit(".", 1)[-1].lower()
     return last.endswith(_SECRET_SUFFIXES)
+
+
+def is_secret_setting(name: str) -> bool:
+    """Whether setting `name` (e.g. "plugin.psk") holds a secret that must not be shown or logged."""
+    return name.startswith("plugin.") and _is_secret(name[len("plugin."):])
 
 
 def _warn_if_exposed(config: Config, path: str, secret_keys: list[str]) -> None:

@@ -224,3 +224,12 @@ def test_every_call_is_audited_and_denials_are_counted(fleet):
         {re.search(r"reqid=(\w+)", x).group(1) for x in request_lines}
     assert any("name=>\"counted\"" in x for x in request_lines)
     assert "Traceback" not in cluster.nodes["az01"].log() + cluster.nodes["az02"].log()
+
+
+def test_get_config_item_does_not_hand_out_secrets(fleet):
+    replies = call(fleet, "ops_admin", "rpcutil", "get_config_item", "item=plugin.psk")
+    assert {r["data"]["value"] for r in replies.values()} == {"[masked]"}
+    replies = call(fleet, "ops_admin", "rpcutil", "get_config_item", "item=plugin.rabbitmq.pool.1.password")
+    assert {r["data"]["value"] for r in replies.values()} == {"[masked]"}
+    replies = call(fleet, "ops_admin", "rpcutil", "get_config_item", "item=plugin.rabbitmq.pool.1.host")
+    assert {r["data"]["value"] for r in replies.values()} == {"127.0.0.1"}
