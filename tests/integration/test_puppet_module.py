@@ -409,6 +409,15 @@ def test_mco_puppet_runonce_runs_masterless_puppet(rollout: Rollout) -> None:
     assert text.returncode == 0 and "Summary statistics for 1 nodes:" in text.stdout, text.stdout
 
 
+def test_second_apply_changes_nothing(rollout: Rollout) -> None:
+    pid = rollout.daemon_pid()
+    again = rollout.apply()
+    assert len(rollout.applies) == 2
+    assert again.rc == 0, again
+    assert rollout.daemon_pid() == pid, "the daemon was restarted by an apply that changed nothing"
+    print(f"second puppet apply: {again.seconds:.1f}s")
+
+
 HELLO_AGENT = """\
 from pymco.agent import Agent, action
 
@@ -451,14 +460,6 @@ def test_a_change_restarts_the_daemon_and_plugins_load(rollout: Rollout) -> None
     assert proc, rollout.mco("rpc", "hello", "greet", "-I", rollout.identity)
     [reply] = json.loads(proc.stdout)
     assert reply["data"]["message"] == f"hello from {rollout.identity}"
-
-
-def test_second_apply_changes_nothing(rollout: Rollout) -> None:
-    pid = rollout.daemon_pid()
-    again = rollout.apply()
-    assert again.rc == 0, again
-    assert rollout.daemon_pid() == pid, "the daemon was restarted by an apply that changed nothing"
-    print(f"second puppet apply: {again.seconds:.1f}s")
 
 
 def test_removal_leaves_nothing_running(rollout: Rollout) -> None:
