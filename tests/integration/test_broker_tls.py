@@ -62,7 +62,7 @@ def make_ca(directory: Path, cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.
     return key, cert, path
 
 
-def issue(directory: Path, ca: tuple, cn: str, ips: list[str] = (), dns: list[str] = (),
+def issue(directory: Path, ca: tuple, cn: str, ips: tuple[str, ...] = (), dns: tuple[str, ...] = (),
           server: bool = True) -> tuple[Path, Path]:
     ca_key, ca_cert, _ = ca
     key = ec.generate_private_key(ec.SECP256R1())
@@ -94,7 +94,7 @@ class TLSWorld:
         certs.mkdir()
         self.ca = make_ca(certs, "pymco test CA")
         self.wrong_ca = make_ca(certs, "some other CA")
-        self.server_cert, self.server_key = issue(certs, self.ca, "broker", ips=["127.0.0.1"])
+        self.server_cert, self.server_key = issue(certs, self.ca, "broker", ips=("127.0.0.1",))
         self.client_cert, self.client_key = issue(certs, self.ca, "client", server=False)
         self.collective = unique_name("tls")
         self.broker = PrivateRabbitMQ(directory / "rabbit", name="pymcotls", collectives=[self.collective],
