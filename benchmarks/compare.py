@@ -16,6 +16,17 @@ pymco/Ruby ratios:
 
     .venv/bin/python benchmarks/compare.py --sizes 10,40 --reps 5
 
+pymco runs as `pip install` leaves it: the script first lays out an installed
+copy of this checkout (a venv whose site-packages holds pymco with its
+agents, DDLs and templates, compiled to bytecode, and reaches the project
+venv's dependencies through a .pth file) and re-runs itself with it.  An
+editable install (`pip install -e`) adds a path finder that every Python
+start imports (pathlib, urllib...), and PYTHONDONTWRITEBYTECODE, set on the
+project's machines, makes every start compile pymco from source: neither is
+what operators run.  `--dev` measures the checkout as it is instead.  Each
+node's facts file is as `pymcod facts refresh` leaves it (its parsed copy in
+pymco's YAML cache, so daemons need not import PyYAML).
+
 Run it by hand (scripts/bootstrap first); the test suite runs it once at a tiny size.
 """
 
@@ -115,11 +126,17 @@ class Fleets:
         self.workdir = workdir
 
     def start(self) -> None:
+        from pymco.facts.yaml_facts import load_yaml_mapping
+
         for i in range(self.size):
             facts = {"role": "web" if i % 2 else "db", "index": i}
-            self.py_nodes.append(self.cluster.add_node(f"py{i:03d}", facts=dict(facts, os={"family": "Debian"}),
-                                                       base_facts=False, loglevel="warn",
-                                                       collectives=[self.py_collective]))
+            node = self.cluster.add_node(f"py{i:03d}", facts=dict(facts, os={"family": "Debian"}),
+                                         base_facts=False, loglevel="warn", collectives=[self.py_collective],
+                                         start=False)
+            node.write()
+            load_yaml_mapping(str(node.facts_path))  # as `pymcod facts refresh` would: parsed copy cached
+            node.write = lambda: None  # type: ignore[method-assign]  # start() must not rewrite the file
+            self.py_nodes.append(node.start())
             self.rb_nodes.append(RubyNode(f"rb{i:03d}", self.workdir / "ruby" / f"rb{i:03d}", [self.rb_collective],
                                           facts=dict(facts, osfamily="Debian"),
                                           settings={"loglevel": "warn"}).start())
@@ -186,12 +203,52 @@ def measure(size: int, reps: int, requests: int) -> dict[str, tuple[float, float
             fleets.stop()
 
 
+INSTALLED = "PYMCO_BENCH_INSTALLED_COPY"
+
+
+def installed_copy(directory: Path) -> Path:
+    """Lay out pymco as a non-editable install would (setup.cfg's package_dir); returns its python."""
+    import shutil
+    import sysconfig
+
+    root = Path(__file__).resolve().parents[1]
+    venv = directory / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               check=True, capture_output=True, text=True).stdout.strip())
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    shutil.copytree(root / "lib" / "pymco", site / "pymco", ignore=skip)
+    for source, target in (("agents", "_agents"), ("ddl", "_ddl"), ("templates", "_templates")):
+        shutil.copytree(root / source, site / "pymco" / target, ignore=skip)
+    (site / "pymco-bench-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")  # stomp.py, PyYAML...
+    subprocess.run([str(python), "-m", "compileall", "-q", str(site / "pymco")], check=True,
+                   stdout=subprocess.DEVNULL)
+    for name, target in (("mco", "pymco.cli.main"), ("pymcod", "pymco.server.daemon")):
+        script = venv / "bin" / name
+        script.write_text(f"#!{python}\nimport sys\nfrom {target} import main\nsys.exit(main())\n")
+        script.chmod(0o755)
+    return python
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10,40", help="fleet sizes, comma separated")
     parser.add_argument("--reps", type=int, default=5, help="client runs per implementation and size")
     parser.add_argument("--requests", type=int, default=200, help="directed requests for the CPU figure")
+    parser.add_argument("--dev", action="store_true",
+                        help="measure the checkout as installed in this venv (editable, maybe without bytecode)")
     args = parser.parse_args(argv)
+    if not args.dev and not os.environ.get(INSTALLED):
+        copy = Path(tempfile.mkdtemp(prefix="pymco-bench-install-"))
+        try:
+            python = installed_copy(copy)
+            return subprocess.run([str(python), __file__] + (sys.argv[1:] if argv is None else argv),
+                                  env=dict(os.environ, **{INSTALLED: str(copy)})).returncode
+        finally:
+            import shutil
+
+            shutil.rmtree(copy, ignore_errors=True)
     print(f"{'figure':<58} {'pymco':>10} {'Ruby':>10} {'pymco/Ruby':>11}", flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
         for figure, (py, rb) in measure(size, args.reps, args.requests).items():

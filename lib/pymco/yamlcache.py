@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_yaml_file", "cache_dir", "YAMLError"]
+__all__ = ["load_yaml_file", "remember", "cache_dir", "YAMLError"]
 
 _FORMAT = 1
 _MISS = object()
@@ -140,3 +140,20 @@ def load_yaml_file(path: str, loader: str = "safe") -> Any:
     if entry is not None and directory is not None and _exact(value):
         _write(directory, entry, stamp, value)
     return value
+
+
+def remember(path: str, value: Any) -> None:
+    """Record `value` as the parsed content of `path` as it is now (a writer that just parsed it).
+
+    `pymcod facts refresh` calls this after replacing the facts file, so the
+    daemon that re-reads it finds the parsed copy and never imports PyYAML.
+    """
+    directory = cache_dir()
+    entry = _entry(directory, os.path.abspath(path)) if directory else None
+    if entry is None or directory is None or not _exact(value):
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    _write(directory, entry, [st.st_mtime_ns, st.st_size, st.st_ino], value)

@@ -64,6 +64,9 @@ def refresh_facts(path: str, facter: str = "facter", puppet: bool = False, timeo
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    from pymco.yamlcache import remember
+
+    remember(path, facts)  # the daemon then re-reads it without PyYAML
     return len(facts)
 
 
