@@ -214,6 +214,8 @@ def dumps(obj: Any) -> bytes:
 
 _U16 = struct.Struct("<H")
 
+_NOT_SHORT = object()
+
 # Symbols every MCollective message carries, made once (a fixed table: nothing
 # a sender writes can grow it).
 _KNOWN_SYMBOLS: dict[bytes, Symbol] = {name.encode(): Symbol(name) for name in (
@@ -324,6 +326,56 @@ class _Reader:
             attrs[key] = self.read(depth)
         return attrs
 
+    def short_string(self, pos: int) -> Any:
+        """`I"` + a one-byte length + bytes + `:E` (or a link to it) T/F, read in one go.
+
+        Most of a message is such strings (keys, identities, request ids); any
+        other shape returns _NOT_SHORT with nothing consumed, for the general path.
+        """
+        data, end = self.data, self.end
+        if pos + 1 >= end or data[pos] != 0x22:
+            return _NOT_SHORT
+        n = data[pos + 1] - 5
+        if not 0 <= n < 123:
+            return _NOT_SHORT
+        start = pos + 2
+        stop = start + n
+        if stop + 3 >= end or data[stop] != 0x06:
+            return _NOT_SHORT
+        kind = data[stop + 1]
+        if kind == 0x3B:  # ';' a link to E
+            link = data[stop + 2]
+            index = 0 if link == 0 else link - 5
+            symbols = self.symbols
+            if not 0 <= index < len(symbols) or link > 127 or symbols[index] != "E":
+                return _NOT_SHORT
+            flag = data[stop + 3]
+            after = stop + 4
+            new_symbol = False
+        elif kind == 0x3A:  # ':' E itself, first seen
+            if stop + 4 >= end or data[stop + 2] != 0x06 or data[stop + 3] != 0x45:
+                return _NOT_SHORT
+            flag = data[stop + 4]
+            after = stop + 5
+            new_symbol = True
+        else:
+            return _NOT_SHORT
+        if flag == 0x54:
+            try:
+                value: str | bytes = data[start:stop].decode("utf-8")
+            except UnicodeDecodeError:
+                value = data[start:stop]
+        elif flag == 0x46:
+            value = data[start:stop].decode("latin-1")
+        else:
+            return _NOT_SHORT
+        if new_symbol:
+            self.symbols.append(_E)
+        self.objects.append(value)
+        self.weights.append(1)
+        self.pos = after
+        return value
+
     def encoding_flag(self, raw: bytes) -> str | bytes | None:
         """The common case read in one go: exactly one ivar, `:E` (or a link to it) set to T or F.
 
@@ -387,6 +439,9 @@ class _Reader:
         self.pos = pos + 1
         c = self.data[pos]
         if c == 0x49:  # 'I': object followed by instance variables
+            value = self.short_string(pos + 1)
+            if value is not _NOT_SHORT:
+                return value
             return self.read_ivar(depth)
         if c == 0x30:
             return None
