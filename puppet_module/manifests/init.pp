@@ -80,7 +80,9 @@
 # @param rabbitmq_vhost
 #   The RabbitMQ vhost (connector `rabbitmq` only).
 # @param securityprovider
-#   The message security provider.
+#   The message security provider.  Unset, it is `x509` where the node has a
+#   Puppet certificate, key and CA (fact `pymco_puppet_ssl`; the provider then
+#   signs with them), else `psk`.
 # @param psk
 #   The pre-shared key of the `psk` provider: the same on every node and client of the collective.
 # @param common_settings
@@ -111,16 +113,18 @@ class pymco (
   Optional[Stdlib::Absolutepath] $broker_ssl_key = undef,
   Boolean $broker_randomize = false,
   String[1] $rabbitmq_vhost = '/mcollective',
-  Pymco::Securityprovider $securityprovider = 'psk',
+  Optional[Pymco::Securityprovider] $securityprovider = undef,
   Optional[Pymco::Secret] $psk = undef,
   Pymco::Settings $common_settings = {},
 ) {
   $main = pick($main_collective, $collectives[0])
+  $puppet_ssl = $facts['pymco_puppet_ssl']
+  $provider = pick($securityprovider, $puppet_ssl ? { undef => 'psk', default => 'x509' })
   if $ensure == 'present' {
     unless $main in $collectives {
       fail("pymco: main_collective '${main}' is not one of the collectives (${collectives.join(', ')})")
     }
-    if $securityprovider == 'psk' and $psk =~ Undef {
+    if $provider == 'psk' and $psk =~ Undef {
       fail('pymco: securityprovider psk needs a key: set pymco::psk (a Sensitive string, e.g. from Hiera)')
     }
     if ($broker_ssl_cert =~ Undef) != ($broker_ssl_key =~ Undef) {
@@ -173,12 +177,19 @@ class pymco (
     'rabbitmq' => { 'plugin.rabbitmq.vhost' => $rabbitmq_vhost },
     default    => {},
   }
-  $security = $securityprovider ? {
+  $security = $provider ? {
     'psk'   => {
       'plugin.psk' => $psk ? {
         Sensitive => $psk,
         undef     => undef,
         default   => Sensitive($psk),
+      },
+    },
+    'x509'  => $puppet_ssl ? {
+      undef   => {},
+      default => {
+        'plugin.x509.ssldir'   => $puppet_ssl['ssldir'],
+        'plugin.x509.certname' => $puppet_ssl['certname'],
       },
     },
     default => {},
@@ -192,7 +203,7 @@ class pymco (
     'connector'                        => $connector,
     "plugin.${connector}.pool.size"    => $brokers.length,
     "plugin.${connector}.randomize"    => $broker_randomize,
-    'securityprovider'                 => $securityprovider,
+    'securityprovider'                 => $provider,
   } + $vhost + $security + $pool + $common_settings
 
   if $server or $client {

@@ -174,3 +174,28 @@ def test_systemd_units_verify(tmp_path: Path, module_link: Path) -> None:
     complaints = [line for line in (proc.stdout + proc.stderr).splitlines() if str(tmp_path) in line]
     assert proc.returncode == 0 and not complaints, proc.stdout + proc.stderr
     assert f"ExecStart={true} --config /etc/pymco/server.cfg --no-daemonize" in (tmp_path / "pymcod.service").read_text()
+
+
+def test_puppet_ssl_fact_finds_the_nodes_certificate(tmp_path: Path) -> None:
+    """`pymco_puppet_ssl` (x509 by default) is set only when certificate, key and CA all exist."""
+    which_or_fail("ruby")
+    ssldir = tmp_path / "ssl"
+    (ssldir / "certs").mkdir(parents=True)
+    (ssldir / "private_keys").mkdir()
+    script = ("require 'puppet'; require 'facter'; require 'json'\n"
+              f"Puppet.initialize_settings(['--ssldir', '{ssldir}', '--certname', 'n1.example.com'])\n"
+              f"load '{MODULE / 'lib' / 'facter' / 'pymco_puppet_ssl.rb'}'\n"
+              "puts JSON.generate(Facter.value(:pymco_puppet_ssl))\n")
+
+    def fact() -> object:
+        proc = run(["ruby", "-e", script])
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    (ssldir / "certs" / "ca.pem").write_text("ca")
+    (ssldir / "certs" / "n1.example.com.pem").write_text("cert")
+    assert fact() is None   # no private key yet
+    (ssldir / "private_keys" / "n1.example.com.pem").write_text("key")
+    assert fact() == {"ca": f"{ssldir}/certs/ca.pem", "cert": f"{ssldir}/certs/n1.example.com.pem",
+                      "private_key": f"{ssldir}/private_keys/n1.example.com.pem", "ssldir": str(ssldir),
+                      "certname": "n1.example.com"}

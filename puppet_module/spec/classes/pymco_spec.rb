@@ -264,6 +264,37 @@ describe 'pymco' do
     it { is_expected.to contain_service('pymcod').with(ensure: 'stopped', enable: false) }
   end
 
+  context 'on a node with a Puppet certificate, key and CA' do
+    let(:hiera_config) { EMPTY_HIERA }
+    let(:params) { { 'broker_password' => 'x' } }
+    let(:facts) do
+      DEBIAN_FACTS.merge('pymco_puppet_ssl' => {
+                           'ssldir' => '/var/lib/puppet/ssl', 'certname' => 'node1.example.com',
+                           'ca' => '/var/lib/puppet/ssl/certs/ca.pem',
+                           'cert' => '/var/lib/puppet/ssl/certs/node1.example.com.pem',
+                           'private_key' => '/var/lib/puppet/ssl/private_keys/node1.example.com.pem'
+                         })
+    end
+
+    it 'signs with them: x509 by default, no psk needed' do
+      is_expected.to compile.with_all_deps
+      lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
+      expect(lines).to include('securityprovider = x509', 'plugin.x509.ssldir = /var/lib/puppet/ssl',
+                               'plugin.x509.certname = node1.example.com')
+      expect(lines.grep(%r{^plugin\.psk})).to be_empty
+    end
+
+    context 'unless psk is chosen' do
+      let(:params) { { 'broker_password' => 'x', 'securityprovider' => 'psk', 'psk' => 'k' } }
+
+      it do
+        lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
+        expect(lines).to include('securityprovider = psk', 'plugin.psk = k')
+        expect(lines.grep(%r{^plugin\.x509})).to be_empty
+      end
+    end
+  end
+
   describe 'rejects impossible or bad parameters' do
     context 'psk without a key' do
       let(:hiera_config) { EMPTY_HIERA }
