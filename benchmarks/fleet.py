@@ -12,7 +12,16 @@ and how long the whole fan-in took.
 
 Compare with benchmarks/raw_fanin.py (the same fan-in with no pymco code).
 RabbitMQ needs more than its default 1,024 file descriptors for ~840+ nodes:
-scripts/broker-setup raises the limit.
+scripts/broker-setup raises the limit.  For 10,000 nodes, spare the shared
+broker and give each process fewer nodes:
+
+    .venv/bin/python benchmarks/fleet.py --nodes 10000 --processes 10 --private-broker \
+        --agents rpcutil,discovery --rounds 5 --timeout 120
+
+`--agents` keeps only those agents active on the nodes (the others get
+MCollective's `plugin.<agent>.activate_agent = 0`), so each node holds fewer
+subscriptions, hence the broker fewer queues; `--private-broker` starts a
+RabbitMQ node of its own on free loopback ports (tests/support/private_rabbitmq.py).
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,7 +45,11 @@ sys.path.insert(0, str(ROOT / "lib"))
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
 
 
-def node_config(identity: str, collective: str, heartbeat: int) -> Any:
+ALL_AGENTS = ("discovery", "package", "puppet", "rpcutil", "service")
+
+
+def node_config(identity: str, collective: str, heartbeat: int, port: int = BROKER["port"],
+                agents: tuple[str, ...] = ALL_AGENTS) -> Any:
     from pymco.config import Config
 
     config = Config(path=None, mode="server")
@@ -43,13 +58,15 @@ def node_config(identity: str, collective: str, heartbeat: int) -> Any:
         config.set(key, value)
     config.pluginconf.update({
         "psk": PSK, "rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
-        "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(BROKER["port"]),
+        "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(port),
         "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
         "rabbitmq.heartbeat_interval": str(heartbeat)})
+    config.pluginconf.update({f"{name}.activate_agent": "0" for name in ALL_AGENTS if name not in agents})
     return config
 
 
-def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any) -> None:
+def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any,
+                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS) -> None:
     from pymco.connector.rabbitmq import RabbitMQConnector
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
@@ -71,7 +88,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     runners = []
     for index in range(first, first + count):
         identity = f"sim{index:05d}"
-        config = node_config(identity, collective, heartbeat)
+        config = node_config(identity, collective, heartbeat, port, active)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
         node = NodeContext(config, facts, RunnerStats())
@@ -88,7 +105,8 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         runner.connector.disconnect()
 
 
-def client_rounds(collective: str, expected: int, rounds: int, timeout: float) -> tuple[list[float], int]:
+def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
+                  port: int = BROKER["port"]) -> tuple[list[float], int]:
     from pymco.client.rpc import CallOptions, RPCClient
     from pymco.client.session import Session
     from pymco.config import load_config
@@ -98,8 +116,9 @@ def client_rounds(collective: str, expected: int, rounds: int, timeout: float) -
             "identity = fleetclient", f"collectives = {collective}", "securityprovider = psk",
             f"plugin.psk = {PSK}", "connector = rabbitmq", f"plugin.rabbitmq.vhost = {BROKER['vhost']}",
             "plugin.rabbitmq.pool.size = 1", f"plugin.rabbitmq.pool.1.host = {BROKER['host']}",
-            f"plugin.rabbitmq.pool.1.port = {BROKER['port']}", f"plugin.rabbitmq.pool.1.user = {BROKER['user']}",
-            f"plugin.rabbitmq.pool.1.password = {BROKER['password']}", "loglevel = warn"]) + "\n")
+            f"plugin.rabbitmq.pool.1.port = {port}", f"plugin.rabbitmq.pool.1.user = {BROKER['user']}",
+            f"plugin.rabbitmq.pool.1.password = {BROKER['password']}", "loglevel = warn",
+            "discovery_quiet_min = 1"]) + "\n")  # the rounds' fleet: no node may be cut off by a pause
     session = Session(load_config(handle.name, mode="client"))
     os.unlink(handle.name)
     from pymco.ddl.loader import load_ddl
@@ -135,10 +154,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=30, help="reply timeout per round, seconds")
     parser.add_argument("--heartbeat", type=int, default=0, help="STOMP heart-beat interval of the nodes")
+    parser.add_argument("--agents", default=",".join(ALL_AGENTS), help="agents active on the nodes, comma separated")
+    parser.add_argument("--private-broker", action="store_true",
+                        help="start a RabbitMQ node of its own instead of using the shared one on 61613")
     args = parser.parse_args(argv)
+    agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
+    if "discovery" not in agents or "rpcutil" not in agents:
+        parser.error("--agents must include discovery and rpcutil")
 
     collective = unique_name("fleet")
-    setup_collectives([collective])
+    broker = None
+    port = BROKER["port"]
+    if args.private_broker:
+        from tests.support.private_rabbitmq import PrivateRabbitMQ
+
+        broker = PrivateRabbitMQ(Path(tempfile.mkdtemp(prefix="pymco-fleet-broker-")), name="pymcofleet",
+                                 collectives=[collective])
+        broker.start().setup()
+        port = broker.stomp_port
+        print(f"private RabbitMQ {broker.node} on STOMP port {port}", flush=True)
+    else:
+        setup_collectives([collective])
+    try:
+        return run_fleet(args, collective, port, agents)
+    finally:
+        if broker is not None:
+            broker.destroy()
+            shutil.rmtree(broker.directory, ignore_errors=True)
+
+
+def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...]) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
@@ -146,15 +191,25 @@ def main(argv: list[str] | None = None) -> int:
         count = args.nodes // args.processes + (1 if i < args.nodes % args.processes else 0)
         if count:
             procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                                stop), daemon=True))
+                                                                stop, port, agents), daemon=True))
             first += count
     start = time.monotonic()
     for proc in procs:
         proc.start()
-    up = sum(ready.get(timeout=900) for _ in procs)
+    up, waiting = 0, len(procs)
+    deadline = time.monotonic() + 1800
+    while waiting:
+        try:
+            up += ready.get(timeout=5)
+            waiting -= 1
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                stop.set()
+                raise RuntimeError(f"{len(dead)} node processes died before their nodes were up")
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
-        times, lost = client_rounds(collective, up, args.rounds, args.timeout)
+        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port)
     finally:
         stop.set()
         for proc in procs:

@@ -33,8 +33,11 @@ from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa
 REPLY = b"r" * 200
 
 
+PORT = [BROKER["port"]]  # set before the replier processes fork (--private-broker)
+
+
 def connect(listener: object | None = None) -> object:
-    conn = stomp.Connection12([(BROKER["host"], BROKER["port"])], vhost=BROKER["vhost"], auto_decode=False,
+    conn = stomp.Connection12([(BROKER["host"], PORT[0])], vhost=BROKER["vhost"], auto_decode=False,
                               heartbeats=(0, 0))
     if listener is not None:
         conn.set_listener("l", listener)
@@ -83,10 +86,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=30)
+    parser.add_argument("--private-broker", action="store_true",
+                        help="start a RabbitMQ node of its own instead of using the shared one on 61613")
     args = parser.parse_args(argv)
 
     collective = unique_name("fanin")
-    setup_collectives([collective])
+    if not args.private_broker:
+        setup_collectives([collective])
+        return fan_in(args, collective)
+    import shutil
+    import tempfile
+
+    from tests.support.private_rabbitmq import PrivateRabbitMQ
+
+    broker = PrivateRabbitMQ(Path(tempfile.mkdtemp(prefix="pymco-fanin-broker-")), name="pymcofanin",
+                             collectives=[collective])
+    try:
+        broker.start().setup()
+        PORT[0] = broker.stomp_port
+        print(f"private RabbitMQ {broker.node} on STOMP port {broker.stomp_port}", flush=True)
+        return fan_in(args, collective)
+    finally:
+        broker.destroy()
+        shutil.rmtree(broker.directory, ignore_errors=True)
+
+
+def fan_in(args: argparse.Namespace, collective: str) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     per = [args.nodes // args.processes + (1 if i < args.nodes % args.processes else 0)
@@ -96,7 +121,16 @@ def main(argv: list[str] | None = None) -> int:
              for n in per if n]
     for proc in procs:
         proc.start()
-    connected = sum(ready.get(timeout=600) for _ in procs)
+    connected, waiting = 0, len(procs)
+    deadline = time.monotonic() + 1800
+    while waiting:
+        try:
+            connected += ready.get(timeout=5)  # type: ignore[attr-defined]
+            waiting -= 1
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs) or time.monotonic() > deadline:
+                stop.set()  # type: ignore[attr-defined]
+                raise RuntimeError("replier processes died before connecting") from None
     print(f"{connected} repliers connected and subscribed in {time.monotonic() - start:.1f}s "
           f"({len(procs)} processes, pid {os.getpid()})")
 
