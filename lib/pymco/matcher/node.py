@@ -48,9 +48,12 @@ def matches(flt: Filter, node: NodeView) -> bool:
     if flt.agent:
         agents = node.agents()
         for wanted in flt.agent:
-            if wanted != "mcollective" and not any(name_matches(wanted, a) for a in agents):
+            if wanted == "mcollective" or wanted in agents:  # the usual exact name, before any regex
+                continue
+            if not any(name_matches(wanted, a) for a in agents):
                 return False
-    if flt.identity and not any(name_matches(i, node.identity) for i in flt.identity):
+    if flt.identity and node.identity not in flt.identity \
+            and not any(name_matches(i, node.identity) for i in flt.identity):
         return False
     if flt.compound:
         from pymco.matcher.compound import evaluate

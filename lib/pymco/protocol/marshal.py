@@ -72,12 +72,13 @@ _E = Symbol("E")
 _FIXMIN, _FIXMAX = -(2 ** 30), 2 ** 30
 
 
+_SHORT_LONGS = [b"\x00"] + [bytes((n + 5,)) for n in range(1, 123)]
+
+
 def _long(n: int) -> bytes:
     """Marshal's variable-length integer encoding."""
-    if n == 0:
-        return b"\x00"
-    if 0 < n < 123:
-        return bytes((n + 5,))
+    if 0 <= n < 123:
+        return _SHORT_LONGS[n]
     if -124 < n < 0:
         return bytes(((n - 5) & 0xFF,))
     out = bytearray()
@@ -92,11 +93,12 @@ def _long(n: int) -> bytes:
 
 
 class _Writer:
-    __slots__ = ("out", "symbols")
+    __slots__ = ("out", "symbols", "e_tail")
 
     def __init__(self) -> None:
         self.out = bytearray(b"\x04\x08")
         self.symbols: dict[str, int] = {}
+        self.e_tail: bytes | None = None  # a string's `:E => true` once :E has been written
 
     def symbol(self, name: str) -> None:
         idx = self.symbols.get(name)
@@ -119,9 +121,14 @@ class _Writer:
             out += b'I"'
             out += _long(len(raw))
             out += raw
-            out += b"\x06"
-            self.symbol(_E)
-            out += b"T"
+            tail = self.e_tail
+            if tail is None:
+                out += b"\x06"
+                self.symbol(_E)
+                out += b"T"
+                self.e_tail = b"\x06;" + _long(self.symbols[_E]) + b"T"
+            else:
+                out += tail
         elif t is Symbol:
             self.symbol(obj)
         elif obj is None:
