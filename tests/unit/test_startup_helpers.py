@@ -78,3 +78,30 @@ def test_tls_puts_the_real_ssl_module_back():
 
     enable_tls()
     assert stomp.transport.ssl is ssl and stomp.transport.SSLError is ssl.SSLError
+
+
+def test_stomp_header_parsing_matches_stomp_py():
+    import random
+    import re
+
+    from pymco.connector.stomp_import import parse_headers, stomp
+
+    utils = stomp.utils
+
+    def reference(lines: list[str]) -> dict[str, str]:  # stomp.py 8/9's parse_headers
+        headers: dict[str, str] = {}
+        for line in lines:
+            match = utils.HEADER_LINE_RE.match(line)
+            if match:
+                key = re.sub(r"\\.", utils._unescape_header, match.group("key"))
+                if key not in headers:
+                    headers[key] = re.sub(r"\\.", utils._unescape_header, match.group("value"))
+        return headers
+
+    rng = random.Random(8)
+    samples = [["destination:/queue/x", "a\\cb:c\\nd", "dup:1", "dup:2", "noval:", "bad", ":empty", "x:y:z"]]
+    samples += [["".join(rng.choice("ab:\\cn\r ") for _ in range(rng.randint(0, 8))) for _ in range(5)]
+                for _ in range(3000)]
+    for lines in samples:
+        assert parse_headers(lines) == reference(lines), lines
+    assert utils.parse_headers is parse_headers

@@ -13,16 +13,22 @@ whose exception classes are never raised (plain sockets cannot raise SSL
 errors); `enable_tls()` puts the real module back before the first TLS
 connection is configured.
 
+stomp.py parses every header of every frame with `re.sub` (STOMP's header
+escapes), a fifth of a daemon's CPU per request in a profile; the
+replacement below gives the same dict, and only unescapes lines that hold a
+backslash.
+
 Use `from pymco.connector.stomp_import import stomp` everywhere instead of
 `import stomp`.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 
-__all__ = ["stomp", "enable_tls"]
+__all__ = ["stomp", "enable_tls", "parse_headers"]
 
 
 class _NeverRaised(Exception):
@@ -54,6 +60,27 @@ else:
     import stomp  # noqa: E402
     import stomp.exception  # noqa: E402,F401
     import stomp.transport  # noqa: E402,F401
+
+
+_unescape_header = stomp.utils._unescape_header
+_ESCAPED = re.compile(r"\\.")
+
+
+def parse_headers(lines: list[str], offset: int = 0) -> dict[str, str]:
+    """stomp.utils.parse_headers, without a regex call per line that has nothing to unescape."""
+    headers: dict[str, str] = {}
+    for line in lines[offset:]:
+        key, colon, value = line.partition(":")
+        if not colon or not key:  # HEADER_LINE_RE ("[^:]+:.*") does not match
+            continue
+        if "\\" in key:
+            key = _ESCAPED.sub(_unescape_header, key)
+        if key not in headers:
+            headers[key] = _ESCAPED.sub(_unescape_header, value) if "\\" in value else value
+    return headers
+
+
+stomp.utils.parse_headers = parse_headers
 
 
 def enable_tls() -> None:
