@@ -122,10 +122,10 @@ def test_class_identity_agent_and_with_filters(fleet, args, expected):
     ("fact('os.family') = 'Debian' and role=web", ["t01", "t02"]),
     ("fact('app.name').value = /^sh/", ["t01"]),
     ("agent('package').version = /^\\d/ and index=1", ["t01"]),
-    ("collective('" + MAIN + "').member = true and index<3", ["t01", "t02"]),
+    ("collective('{main}').member = true and index<3", ["t01", "t02"]),
 ])
 def test_compound_select(fleet, expression, expected):
-    assert find(fleet, "-S", expression) == expected
+    assert find(fleet, "-S", expression.replace("{main}", MAIN)) == expected
 
 
 def test_several_selects_are_anded(fleet):
