@@ -27,6 +27,7 @@ RabbitMQ node of its own on free loopback ports (tests/support/private_rabbitmq.
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import os
 import queue
@@ -99,6 +100,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         connector.connect()
         runner.subscribe()
         runners.append(runner)
+    gc.freeze()  # as pymcod does once started
     ready.put(count)
     stop.wait()
     for runner in runners:

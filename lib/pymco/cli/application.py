@@ -10,6 +10,7 @@ lazily, and offers `halt()` with MCollective's exit-code policy.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import shlex
@@ -174,6 +175,7 @@ class Application:
 
     def run(self, argv: list[str]) -> int:
         self.parse(argv)
+        gc.freeze()  # modules and config live to the end: the GC need not walk them per thousand replies
         try:
             return self.main()
         finally:

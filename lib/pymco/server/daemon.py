@@ -9,6 +9,7 @@ cycles the log level, HUP reopens log files.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -69,6 +70,10 @@ class Daemon:
         self.runner.subscribe()
         if self.registrar is not None:
             self.registrar.start()
+        # What start-up made (modules, config, DDLs, agents) lives as long as the
+        # daemon: frozen, the cyclic GC stops walking it on every full collection
+        # (about a tenth of the CPU of a request in a profile).
+        gc.freeze()
         log.info("pymcod %s started as %s in %s", __version__, self.config.identity,
                  ", ".join(self.config.collectives))
 
