@@ -8,22 +8,12 @@ import re
 import signal
 import subprocess
 import textwrap
-import time
 
 import pytest
 
-from tests.support.cluster import tool
+from tests.support.cluster import tool, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout=15.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def alive(pid):

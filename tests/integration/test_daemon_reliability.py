@@ -16,24 +16,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 
 import pytest
 
-from tests.support.cluster import tool
+from tests.support.cluster import tool, wait_for
 from tests.support.slow_agents import HANG_COMMAND, write_broken_agent, write_slow_agents
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")

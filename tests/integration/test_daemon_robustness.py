@@ -13,7 +13,7 @@ from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Request, rpc_body
 from pymco.security.psk import PskSecurity
-from tests.support.cluster import BROKER, PSK
+from tests.support.cluster import BROKER, PSK, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +37,6 @@ def stats(cluster):
     result = cluster.mco("rpc", "rpcutil", "daemon_stats", "-I", "robust01", "--json")
     assert result.rc == 0, result
     return json.loads(result.out)[0]["data"]
-
-
-def wait_for(predicate, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def encoded(psk, collective, **changes):

@@ -18,19 +18,9 @@ from pymco.config import Config
 from pymco.connector.stomp_import import stomp
 from pymco.protocol.message import Request
 from pymco.security.psk import PskSecurity
-from tests.support.cluster import BROKER, PSK, connector_lines, tool, unique_name, write_config
+from tests.support.cluster import BROKER, PSK, connector_lines, tool, unique_name, wait_for, write_config
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def rows(database):

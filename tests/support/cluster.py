@@ -81,6 +81,17 @@ def write_config(path: Path, settings: dict[str, Any]) -> Path:
     return path
 
 
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll `predicate` until it returns something true (returned); AssertionError after `timeout`."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout:g}s")
+
+
 _FACTER_CACHE: dict[str, Path] = {}
 
 
