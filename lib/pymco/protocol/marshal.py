@@ -473,12 +473,27 @@ class _Reader:
             depth += 1
             n = self.count()
             self.nodes += 2 * n
+            data, end = self.data, self.end
+            fast = depth <= self.max_depth  # else read() raises for the nesting, as it must
             for _ in range(n):
-                key = self.read(depth)
-                if isinstance(key, (list, dict)):
-                    key = _freeze(key)
+                pos = self.pos
+                kind = data[pos] if fast and pos < end else -1
+                if kind == 0x3A:  # the usual key, a Symbol, read without a read() call
+                    self.pos = pos + 1
+                    key = self.symbol_body()
+                elif kind == 0x3B:
+                    self.pos = pos + 1
+                    key = self.symlink()
+                else:
+                    key = self.read(depth)
+                    if isinstance(key, (list, dict)):
+                        key = _freeze(key)
+                pos = self.pos
+                value = self.short_string(pos + 1) if fast and pos < end and data[pos] == 0x49 else _NOT_SHORT
+                if value is _NOT_SHORT:
+                    value = self.read(depth)
                 try:
-                    result[key] = self.read(depth)
+                    result[key] = value
                 except TypeError:
                     raise self.fail("unhashable hash key") from None
             if c == 0x7D:
