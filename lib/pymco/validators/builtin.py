@@ -8,7 +8,6 @@ allowed values; third-party validators register in the plugin table.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import lru_cache
 from typing import Any
@@ -30,6 +29,8 @@ def shellsafe(value: Any, _arg: Any = None) -> None:
 
 
 def ipv4address(value: Any, _arg: Any = None) -> None:
+    import ipaddress  # here: every mco and pymcod imports this module, few check an address
+
     try:
         ipaddress.IPv4Address(str(value))
     except ValueError:
@@ -37,6 +38,8 @@ def ipv4address(value: Any, _arg: Any = None) -> None:
 
 
 def ipv6address(value: Any, _arg: Any = None) -> None:
+    import ipaddress
+
     try:
         ipaddress.IPv6Address(str(value))
     except ValueError:
