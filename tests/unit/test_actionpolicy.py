@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,27 +17,7 @@ from pymco.authorization.actionpolicy import ActionPolicy, parse_policy, policy_
 from pymco.authorization.base import DENIED_MESSAGE
 from pymco.config import Config
 from pymco.errors import AuthorizationDenied, ConfigError
-from pymco.facts.base import lookup
-
-
-class FakeNode:
-    identity = "node1"
-
-    def __init__(self, facts: dict[str, Any] | None = None, classes: list[str] | None = None) -> None:
-        self._facts = facts or {}
-        self._classes = classes or []
-
-    def agents(self) -> list[str]:
-        return ["rpcutil", "package"]
-
-    def classes(self) -> list[str]:
-        return self._classes
-
-    def fact(self, name: str) -> Any:
-        return lookup(self._facts, name)
-
-    def data(self, plugin: str, query: str | None) -> dict[str, Any] | None:
-        return None
+from tests.support.nodeview import FakeNode
 
 
 NODE = FakeNode({"country": "uk", "customer": "acme", "cores": 8, "os": {"family": "Debian"}},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
@@ -11,28 +10,10 @@ from pymco.errors import FilterSyntaxError
 from pymco.facts.base import MISSING, lookup
 from pymco.matcher.compound import describe, evaluate, parse_compound
 from pymco.protocol import marshal
+from tests.support.nodeview import FakeNode
 
 
-class Node:
-    identity = "web01"
-
-    def __init__(self, facts: dict[str, Any], classes: list[str], data: dict[str, dict[str, Any]]) -> None:
-        self._facts, self._classes, self._data = facts, classes, data
-
-    def agents(self) -> list[str]:
-        return ["rpcutil", "package"]
-
-    def classes(self) -> list[str]:
-        return self._classes
-
-    def fact(self, name: str) -> Any:
-        return lookup(self._facts, name)
-
-    def data(self, plugin: str, query: str | None) -> dict[str, Any] | None:
-        return self._data.get(f"{plugin}({query or ''})")
-
-
-NODE = Node({"os": {"family": "Debian", "release": {"major": "12"}}, "role": "web", "processors": {"count": 4}},
+NODE = FakeNode({"os": {"family": "Debian", "release": {"major": "12"}}, "role": "web", "processors": {"count": 4}},
             ["apache", "role::web"],
             {"fstat(/etc/hosts)": {"size": 120, "present": 1, "name": "/etc/hosts", "type": "file"},
              "fact(os.family)": {"exists": True, "value": "Debian", "value_encoding": "text/plain"},

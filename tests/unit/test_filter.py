@@ -9,6 +9,7 @@ from pymco.facts.base import MISSING, lookup
 from pymco.matcher.facts import fact_matches
 from pymco.matcher.filter import FactTerm, Filter, parse_fact_filter
 from pymco.matcher.node import matches
+from tests.support.nodeview import FakeNode
 
 
 @pytest.mark.parametrize("spec,term", [
@@ -79,20 +80,7 @@ def test_dotted_lookup():
     assert lookup(facts, "os.nope") is MISSING
 
 
-class FakeNode:
-    identity = "web1"
-
-    def agents(self):
-        return ["rpcutil", "package"]
-
-    def classes(self):
-        return ["base", "role::web"]
-
-    def fact(self, name):
-        return lookup({"role": "web", "os": {"family": "Debian"}}, name)
-
-    def data(self, plugin, query):
-        return None
+WEB1 = FakeNode({"role": "web", "os": {"family": "Debian"}}, ["base", "role::web"], identity="web1")
 
 
 @pytest.mark.parametrize("build,result", [
@@ -110,4 +98,4 @@ class FakeNode:
 def test_node_matching(build, result):
     flt = Filter()
     build(flt)
-    assert matches(flt, FakeNode()) is result
+    assert matches(flt, WEB1) is result
