@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.ruby import RubyNode, ruby_client_config, ruby_mco
+from tests.support.ruby import ruby_fleet, ruby_mco
 
 pytestmark = pytest.mark.interop
 
@@ -18,18 +18,10 @@ def mixed(cluster, tmp_path_factory):
     cluster.add_node("pyweb", facts={"role": "web", "tier": "2"}, classes=["base", "role::web"])
     cluster.add_node("pydb", facts={"role": "db", "tier": "10"}, classes=["base", "role::db"])
     cluster.wait()
-    rdir = tmp_path_factory.mktemp("ruby")
-    nodes = [RubyNode("rbweb", rdir / "rbweb", cluster.collectives, facts={"role": "web", "tier": "3"},
-                      classes=["base", "role::web"]).start(),
-             RubyNode("rbdb", rdir / "rbdb", cluster.collectives, facts={"role": "db", "tier": "9"},
-                      classes=["base", "role::db"]).start()]
-    for node in nodes:
-        node.wait_started()
-    config = ruby_client_config(rdir / "client.cfg", cluster.collectives)
-    yield cluster, config
-    for node in nodes:
-        node.stop()
-
+    with ruby_fleet(tmp_path_factory.mktemp("ruby"), cluster.collectives,
+                    {"rbweb": {"facts": {"role": "web", "tier": "3"}, "classes": ["base", "role::web"]},
+                     "rbdb": {"facts": {"role": "db", "tier": "9"}, "classes": ["base", "role::db"]}}) as config:
+        yield cluster, config
 
 def lines(result) -> list[str]:
     assert result.rc in (0, 1), result

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.ruby import RubyNode, ruby_client_config, ruby_mco
+from tests.support.ruby import ruby_fleet, ruby_mco
 
 pytestmark = pytest.mark.interop
 
@@ -16,16 +16,9 @@ def mixed(cluster, tmp_path_factory):
     cluster.add_node("py01", facts={"role": "web"})
     cluster.add_node("py02", facts={"role": "db"})
     cluster.wait()
-    rdir = tmp_path_factory.mktemp("ruby")
-    nodes = [RubyNode(f"rb0{i}", rdir / f"rb0{i}", cluster.collectives, facts={"role": "web"}).start()
-             for i in (1, 2)]
-    for node in nodes:
-        node.wait_started()
-    config = ruby_client_config(rdir / "client.cfg", cluster.collectives)
-    yield cluster, config
-    for node in nodes:
-        node.stop()
-
+    with ruby_fleet(tmp_path_factory.mktemp("ruby"), cluster.collectives,
+                    {"rb01": {"facts": {"role": "web"}}, "rb02": {"facts": {"role": "web"}}}) as config:
+        yield cluster, config
 
 def test_ruby_mco_ping_sees_pymcod(mixed):
     cluster, config = mixed

@@ -11,8 +11,9 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -144,3 +145,18 @@ class RubyNode:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
+
+
+@contextmanager
+def ruby_fleet(directory: Path, collectives: list[str],
+               nodes: dict[str, dict[str, Any]]) -> Iterator[Path]:
+    """Ruby mcollectived nodes (`identity: RubyNode keyword arguments`) answering; yields a Ruby client config."""
+    started = [RubyNode(identity, directory / identity, collectives, **options).start()
+               for identity, options in nodes.items()]
+    try:
+        for node in started:
+            node.wait_started()
+        yield ruby_client_config(directory / "client.cfg", collectives)
+    finally:
+        for node in started:
+            node.stop()
