@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib"))
 
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
+from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
 PLACEHOLDER = "0" * 32
 
@@ -100,7 +101,7 @@ def blaster_process(collective: str, names: list[str], ready: Any, stop: Any) ->
                               heartbeats=(0, 0))
     conn.set_listener("l", Listener())
     conn.connect(BROKER["user"], BROKER["password"], wait=True)
-    conn.subscribe(f"/exchange/{collective}_broadcast/rpcutil", id="blaster", ack="auto")
+    subscribe_confirmed(conn, f"/exchange/{collective}_broadcast/rpcutil", "blaster")
     ready.put(len(names))
     while not stop.is_set():
         if not wake.wait(0.2):

@@ -99,6 +99,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         runner = Runner(config, connector, PskSecurity(config, client=False), node, agents, pool)
         connector.connect()
         runner.subscribe()
+        connector.confirm_subscriptions()
         runners.append(runner)
     gc.freeze()  # as pymcod does once started
     ready.put(count)

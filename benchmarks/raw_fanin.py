@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from pymco.connector.stomp_import import stomp  # noqa: E402
 from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa: E402
+from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
 REPLY = b"r" * 200
 
@@ -61,7 +62,7 @@ def replier_process(collective: str, count: int, ready: object, stop: object) ->
         replier = Replier()
         conn = connect(replier)
         replier.conn = conn
-        conn.subscribe(f"/exchange/{collective}_broadcast/bench", id=f"s{i}", ack="auto")  # type: ignore[attr-defined]
+        subscribe_confirmed(conn, f"/exchange/{collective}_broadcast/bench", f"s{i}")
         conns.append(conn)
     ready.put(count)  # type: ignore[attr-defined]
     stop.wait()  # type: ignore[attr-defined]

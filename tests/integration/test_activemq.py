@@ -22,6 +22,7 @@ from pymco.protocol.message import Request, rpc_body
 from pymco.security.psk import PskSecurity
 from tests.support.activemq import PrivateActiveMQ
 from tests.support.cluster import PSK
+from tests.support.subscribe import subscribe_confirmed
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +55,7 @@ class Tap:
         self.conn = stomp.Connection12([("127.0.0.1", amq.port)], vhost="mcollective", auto_decode=False)
         self.conn.set_listener("tap", self)
         self.conn.connect(amq.user, amq.password, wait=True)
-        self.conn.subscribe(destination, id="tap", ack="auto", headers=headers or {})
-        time.sleep(0.3)  # let the broker register the subscription
+        subscribe_confirmed(self.conn, destination, "tap", headers)
 
     def on_message(self, frame) -> None:  # type: ignore[no-untyped-def]
         self.frames.append((dict(frame.headers), frame.body))
@@ -83,6 +83,11 @@ def test_broadcast_ping_finds_every_node(fleet):
     for name in ("amq01", "amq02", "amq03"):
         assert name in result.out
     assert "amq64" not in result.out  # base64 payloads are not understood by plain clients
+
+
+def test_activemq_confirms_the_daemons_subscriptions(fleet):
+    log = fleet.nodes["amq01"].log_path.read_text()
+    assert log.index("subscriptions confirmed by the broker") < log.index("started as")
 
 
 def test_fact_filter_over_the_agent_topic(fleet):

@@ -74,3 +74,20 @@ def test_no_response_from_missing_node(fleet):
     assert result.rc == 0, result
     assert "No response from:" in result.out
     assert "ghost" in result.out
+
+
+def test_daemon_reports_started_only_once_the_broker_bound_its_subscriptions(fleet):
+    # Without the confirmation a request sent the moment "started as" appears can be routed before the binding.
+    log = fleet.nodes["node01"].log_path.read_text()
+    assert log.index("subscriptions confirmed by the broker") < log.index("started as")
+
+
+def test_confirming_subscriptions_needs_a_connection():
+    from pymco.config import Config
+    from pymco.connector.rabbitmq import RabbitMQConnector
+    from pymco.errors import ConnectorError
+
+    pool = {"rabbitmq.pool.size": "1", "rabbitmq.pool.1.host": "127.0.0.1"}
+    connector = RabbitMQConnector(Config(settings={"identity": "offline"}, pluginconf=pool), "offline")
+    with pytest.raises(ConnectorError, match="not connected"):
+        connector.confirm_subscriptions()

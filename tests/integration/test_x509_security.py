@@ -27,6 +27,7 @@ from pymco.security.psk import PskSecurity
 from pymco.security.x509 import X509Security
 from tests.support.cluster import BROKER, PSK
 from tests.support.pki import Pki
+from tests.support.subscribe import subscribe_confirmed
 
 pytestmark = pytest.mark.integration
 
@@ -339,7 +340,7 @@ class FakeResponder:
 
         self.conn.set_listener("fake", Listener())
         self.conn.connect(BROKER["user"], BROKER["password"], wait=True)
-        self.conn.subscribe(f"/exchange/{collective}_broadcast/discovery", id="fake-discovery", ack="auto")
+        subscribe_confirmed(self.conn, f"/exchange/{collective}_broadcast/discovery", "fake-discovery")
 
     def answer(self, frame) -> None:
         outer = marshal.loads(frame.body)

@@ -79,6 +79,10 @@ class Connector(ABC):
         """Receive requests addressed to this node's identity in `collective`."""
 
     @abstractmethod
+    def confirm_subscriptions(self, timeout: float = 10) -> None:
+        """Return once the broker has acted on every subscription sent so far."""
+
+    @abstractmethod
     def publish_reply(self, payload: bytes, request_headers: dict[str, str], ttl: int) -> None:
         """Send a reply to where the request asked (its reply-to header)."""
 

@@ -52,6 +52,8 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
         self.generation = generation
         self.connected = threading.Event()
         self.error: str | None = None
+        self.receipts: set[str] = set()
+        self.receipt_arrived = threading.Condition()
 
     def on_connected(self, frame: Any) -> None:
         self.connected.set()
@@ -72,6 +74,11 @@ class _Listener(stomp.ConnectionListener):  # type: ignore[misc]
 
     def on_message(self, frame: Any) -> None:
         self.owner._deliver(frame.body, frame.headers)
+
+    def on_receipt(self, frame: Any) -> None:
+        with self.receipt_arrived:
+            self.receipts.add(frame.headers.get("receipt-id", ""))
+            self.receipt_arrived.notify_all()
 
     def on_disconnected(self) -> None:
         self.owner._lost(self.generation)
@@ -104,6 +111,7 @@ class StompConnector(Connector):
         self._conn: Any = None
         self._listener: _Listener | None = None
         self._generation = 0
+        self._receipt_serial = 0
         self._lock = threading.RLock()
         self._closing = False
         self._subscriptions: dict[str, tuple[str, dict[str, str]]] = {}
@@ -347,6 +355,28 @@ class StompConnector(Connector):
             if self._conn is not None and self.connected:
                 log.debug("subscribing to %s", destination)
                 self._conn.subscribe(destination, id=sub_id, ack="auto", headers=headers)
+
+    def confirm_subscriptions(self, timeout: float = 10) -> None:
+        """Wait until the broker has acted on every SUBSCRIBE sent so far.
+
+        The broker handles each connection's frames in order, but frames of
+        different connections race: a request published right after a node
+        subscribed can be routed before the binding exists.  pymcod calls this
+        before it logs that it started, fleet simulators before they report a
+        node ready.  A BEGIN/ABORT pair with a receipt is the frame without
+        side effects that proves it.
+        """
+        conn, listener = self._conn, self._listener
+        if conn is None or listener is None or not self.connected:
+            raise ConnectorError("not connected to the broker")
+        self._receipt_serial += 1
+        tag = f"pymco-confirm-{self._receipt_serial}"
+        conn.begin(transaction=tag)
+        conn.abort(transaction=tag, headers={"receipt": tag})
+        with listener.receipt_arrived:
+            if not listener.receipt_arrived.wait_for(lambda: tag in listener.receipts, timeout):
+                raise ConnectorError(f"the broker did not confirm the subscriptions within {timeout:g}s")
+            listener.receipts.discard(tag)
 
     def _unsubscribe(self, destination: str) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ import threading
 from pymco import __version__, plugins
 from pymco.argparsing import ArgumentParser
 from pymco.config import DEFAULT_SERVER_CONFIG, Config, load_config
-from pymco.errors import PymcoError
+from pymco.errors import ConnectorError, PymcoError
 from pymco.log import cycle_level, reopen_logs, setup_logging
 from pymco.server.agents import AgentManager
 from pymco.server.node import NodeContext
@@ -68,6 +68,13 @@ class Daemon:
         self.agents.load_all()
         self.connector.keep_connected()
         self.runner.subscribe()
+        if self.connector.connected:
+            # "started" in the log then means requests reach this node.
+            try:
+                self.connector.confirm_subscriptions()
+                log.debug("subscriptions confirmed by the broker")
+            except ConnectorError as exc:
+                log.warning("%s", exc)
         if self.registrar is not None:
             self.registrar.start()
         # What start-up made (modules, config, DDLs, agents) lives as long as the
