@@ -25,7 +25,7 @@ from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Reply, Request, new_requestid, rpc_body
 from pymco.security.psk import PskSecurity
 from pymco.security.x509 import X509Security
-from tests.support.cluster import BROKER, PSK
+from tests.support.cluster import BROKER, PSK, wait_for
 from tests.support.pki import Pki
 from tests.support.subscribe import subscribe_confirmed
 
@@ -52,8 +52,10 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def node(cluster, pki):
-    node = cluster.add_node(NODE, securityprovider="x509", **{"plugin.x509.ssldir": str(pki.ca.ssldir)})
+def node(cluster, pki, tmp_path_factory):
+    journal = tmp_path_factory.mktemp("x509-replay") / "replay.journal"
+    node = cluster.add_node(NODE, securityprovider="x509", **{"plugin.x509.ssldir": str(pki.ca.ssldir),
+                                                              "plugin.x509.replay_cache": str(journal)})
     node.wait_started()
     return node
 
@@ -199,6 +201,22 @@ def test_correctly_signed_raw_request_is_answered_once_then_replay_refused(clust
     after = refused(cluster, client_cfg, raw, payload, "replay", node)
     assert after["replies"] >= before["replies"] + 1
     assert "is a replay" in node.log()
+
+
+def test_replay_refused_after_the_daemon_restarted(cluster, node, client_cfg, pki, raw):
+    alice = signer(pki.ca.ssldir, "alice")
+    payload = alice.encode_request(request(cluster))
+    reply = "x509_" + new_requestid()[:12]
+    raw.send(cluster.collective, payload, reply)
+    assert len(raw.replies(reply, 10.0)) == 1
+    starts = node.log().count("started as")
+    node.stop()
+    node.start()
+    wait_for(lambda: node.log().count("started as") > starts, timeout=20)
+    refused(cluster, client_cfg, raw, payload, "replay", node)  # the journal remembered its id
+    fresh = "x509_" + new_requestid()[:12]
+    raw.send(cluster.collective, alice.encode_request(request(cluster)), fresh)
+    assert len(raw.replies(fresh, 10.0)) == 1  # while new requests are served
 
 
 # ------------------------------------------------------------------ refused

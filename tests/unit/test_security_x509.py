@@ -6,6 +6,7 @@ same on the real broker and daemon; these cover every branch quickly.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -18,7 +19,8 @@ from pymco.errors import ConfigError, MsgTTLExpired, SecurityError, SecurityVali
 from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Reply, Request, new_requestid, rpc_body
-from pymco.security.x509 import DEFAULT_SERVER_CERTNAMES, ReplayCache, X509Security, default_ssldir
+from pymco.security.replay import ReplayCache
+from pymco.security.x509 import DEFAULT_SERVER_CERTNAMES, X509Security, default_ssldir
 from tests.support.pki import Pki
 
 NODE = "node1.example.test"
@@ -165,6 +167,41 @@ def test_replay_cache_forgets_only_expired_ids():
         cache.check_and_add("d", 300, 104)
     assert counter(exc) == "replay"
     assert cache.check_and_add("d", 400, 250)  # "a" expired at 200 and was pruned
+
+
+def test_replay_journal_outlives_a_restart(tmp_path):
+    path = tmp_path / "replay.journal"
+    now = time.time()
+    first = ReplayCache(path=str(path))
+    assert first.check_and_add("seen-before-restart", now + 60, now)
+    assert first.check_and_add("odd id\nwith \"quotes\"", now + 60, now)
+    assert first.check_and_add("expired-by-then", now + 0.5, now)
+    assert path.stat().st_mode & 0o777 == 0o600
+    with open(path, "a") as fh:
+        fh.write('[17, "cut sh')  # a crash in the middle of a line
+    time.sleep(1.1)
+    second = ReplayCache(path=str(path))  # the daemon started again
+    later = time.time()
+    assert not second.check_and_add("seen-before-restart", now + 60, later)
+    assert not second.check_and_add("odd id\nwith \"quotes\"", now + 60, later)
+    assert second.check_and_add("expired-by-then", later + 60, later)
+    assert second.check_and_add("new", later + 60, later)
+    lines = path.read_text().splitlines()  # rewritten at start: live ids only, no broken line
+    assert sorted(json.loads(line)[1] for line in lines) == sorted(
+        ["seen-before-restart", "odd id\nwith \"quotes\"", "expired-by-then", "new"])
+
+
+def test_replay_journal_is_rewritten_before_it_grows_unbounded(tmp_path):
+    path = tmp_path / "replay.journal"
+    cache = ReplayCache(path=str(path))
+    for i in range(5000):  # each id expires at once: only the newest few are live
+        assert cache.check_and_add(f"id{i}", expires=1000 + i + 1, now=1000 + i)
+    assert len(path.read_text().splitlines()) <= 1001
+
+
+def test_replay_journal_in_a_missing_directory_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="plugin.x509.replay_cache .*No such file"):
+        ReplayCache(path=str(tmp_path / "absent" / "replay.journal"))
 
 
 def test_reply_must_come_from_a_server_certificate_for_its_sender(pki, alice):

@@ -15,7 +15,8 @@ pymco uses those instead of a shared secret or a shared server key:
   takes the callerid from the certificate (`cert=<CN>`).
 * The daemon refuses requests older than their TTL, dated more than
   `plugin.x509.max_clock_skew` seconds in the future, or whose request id it
-  has already seen within that request's TTL (replays).
+  has already seen within that request's TTL (replays; with
+  `plugin.x509.replay_cache` also across restarts, see security/replay.py).
 * Nodes sign replies with their own certificate; the client accepts a reply
   only from a certificate whose CN equals the reply's sender id and matches
   `plugin.x509.server_certnames`, so a user's certificate cannot forge node
@@ -50,12 +51,13 @@ from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Reply, Request
 from pymco.security import keys
+from pymco.security.replay import ReplayCache
 from pymco.security.base import (SecurityProvider, decode_outer, parse_reply_envelope, parse_request_envelope,
                                  valid_callerid)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["X509Security", "ReplayCache", "CertificateAuthority", "default_ssldir",
+__all__ = ["X509Security", "CertificateAuthority", "default_ssldir",
            "DEFAULT_SERVER_CERTNAMES"]
 
 # Puppet node certnames are dotted host names; a single-label name (`alice`) or
@@ -96,35 +98,6 @@ def common_name(cert: x509.Certificate) -> str:
         return ""
     value = attrs[0].value
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-class ReplayCache:
-    """Request ids seen, each kept until its request has expired anyway (msgtime + ttl).
-
-    Only requests whose signature verified are recorded, so a forger cannot
-    fill it; `limit` bounds it against a flood from a legitimate key.
-    """
-
-    def __init__(self, limit: int = 200_000) -> None:
-        self._lock = threading.Lock()
-        self._seen: dict[str, float] = {}
-        self._limit = limit
-        self._next_prune = 0.0
-
-    def check_and_add(self, requestid: str, expires: float, now: float) -> bool:
-        """True if requestid is new (and now recorded), False if it is a replay."""
-        with self._lock:
-            if now >= self._next_prune or len(self._seen) >= self._limit:
-                self._seen = {k: v for k, v in self._seen.items() if v > now}
-                self._next_prune = now + 10
-            until = self._seen.get(requestid)
-            if until is not None and until > now:
-                return False
-            if len(self._seen) >= self._limit:
-                raise keys.refused(f"replay cache is full ({self._limit} live request ids); refusing "
-                                   f"{requestid} until some expire", "replay")
-            self._seen[requestid] = expires
-            return True
 
 
 @dataclass
@@ -301,7 +274,8 @@ class X509Security(SecurityProvider):
             self.ca.verify_pem(self._cert_pem.encode("ascii"))
         except SecurityError as exc:
             log.warning("our own certificate would be refused by our peers: %s", exc)
-        self.replays = ReplayCache()
+        # Only the daemon checks replays; its journal lets them outlive a restart.
+        self.replays = ReplayCache(path=None if client else section.get("replay_cache") or None)
 
     def callerid(self) -> str:
         return self._callerid
