@@ -20,7 +20,7 @@ import time
 import pytest
 
 from tests.support.cluster import BROKER, tool
-from tests.support.private_rabbitmq import PrivateRabbitMQ
+from tests.support.private_rabbitmq import PrivateRabbitMQ, free_port
 from tests.support.slow_agents import write_slow_agents
 
 pytestmark = pytest.mark.integration
@@ -213,3 +213,23 @@ def test_connection_timeout_when_the_broker_never_answers(outage, tmp_path):
     assert result.rc == 1, result
     assert f"no answer from the broker at stomp://u@127.0.0.1:{port} within 2s" in result.err
     assert "Traceback" not in result.err
+
+
+def test_daemon_exits_once_it_gives_up_reconnecting(outage):
+    # A deaf daemon that stays up looks healthy to the service manager; exiting lets it restart pymcod.
+    cluster, *_ = outage
+    port = free_port()  # nothing listens there
+    node = cluster.add_node("giveup01", connector_lines=[
+        "connector = rabbitmq", "plugin.rabbitmq.pool.size = 1", "plugin.rabbitmq.pool.1.host = 127.0.0.1",
+        f"plugin.rabbitmq.pool.1.port = {port}", "plugin.rabbitmq.pool.1.user = u",
+        "plugin.rabbitmq.pool.1.password = p", "plugin.rabbitmq.max_reconnect_attempts = 3",
+        "plugin.rabbitmq.initial_reconnect_delay = 0.05", "plugin.rabbitmq.max_reconnect_delay = 0.2",
+        "plugin.rabbitmq.connect_timeout = 2"])
+    try:
+        assert node.proc.wait(60) == 1
+    finally:
+        del cluster.nodes["giveup01"]
+    err = (node.directory / "stderr.log").read_text()
+    assert err.strip().splitlines()[-1] == ("pymcod: no broker reachable after 3 reconnect attempts "
+                                            "(plugin.rabbitmq.max_reconnect_attempts = 3); exiting"), err
+    assert "reconnect attempt 3 failed" in node.log() and "Traceback" not in node.log()

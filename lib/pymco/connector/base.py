@@ -39,6 +39,8 @@ class Connector(ABC):
         self.daemon = daemon
         self._on_message: MessageCallback | None = None
         self._on_state: StateCallback | None = None
+        #: Set with the reason once the connector has stopped trying to reach any broker.
+        self.gave_up: str | None = None
 
     def on_message(self, callback: MessageCallback) -> None:
         """Set the function called (on the connector's thread) for each message."""
@@ -54,7 +56,12 @@ class Connector(ABC):
 
     @abstractmethod
     def keep_connected(self) -> None:
-        """Daemon start-up: connect now if possible, else keep retrying in the background."""
+        """Daemon start-up: connect now if possible, else keep retrying in the background.
+
+        Retrying ends only on success or, when a limit is configured, with
+        `gave_up` set: the daemon then exits, as a node cut off for good is
+        better restarted by the service manager than left silently deaf.
+        """
 
     @abstractmethod
     def disconnect(self) -> None:

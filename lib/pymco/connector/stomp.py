@@ -343,7 +343,9 @@ class StompConnector(Connector):
                 except ConnectorError as exc:
                     log.warning("reconnect attempt %d failed: %s", attempt, exc)
                 if self.max_attempts and attempt >= self.max_attempts:
-                    log.error("giving up after %d reconnect attempts", attempt)
+                    self.gave_up = (f"no broker reachable after {attempt} reconnect attempts "
+                                    f"(plugin.{self.name}.max_reconnect_attempts = {self.max_attempts})")
+                    log.error("giving up: %s", self.gave_up)
                     return
                 time.sleep(next(delays))
 

@@ -92,13 +92,17 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: reopen_logs())
 
     def serve(self) -> None:
-        while not self.stop_event.is_set():
-            self.stop_event.wait(0.5)
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                log.info("reloading agents (SIGUSR1)")
-                self.runner.reload_agents()
-        self.shutdown()
+        try:
+            while not self.stop_event.is_set():
+                self.stop_event.wait(0.5)
+                if self.connector.gave_up:
+                    raise ConnectorError(f"{self.connector.gave_up}; exiting")
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    log.info("reloading agents (SIGUSR1)")
+                    self.runner.reload_agents()
+        finally:
+            self.shutdown()
 
     def shutdown(self) -> None:
         config = self.config
