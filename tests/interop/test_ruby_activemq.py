@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.support.activemq import PrivateActiveMQ
-from tests.support.ruby import RubyNode, ruby_client_config, ruby_mco
+from tests.support.ruby import ruby_fleet, ruby_mco
 
 pytestmark = pytest.mark.interop
 
@@ -25,16 +25,13 @@ def mixed(cluster_factory, tmp_path_factory):
     cluster.add_node("pyamq1", facts={"role": "web"}, connector_lines=lines)
     cluster.add_node("pyamq2", facts={"role": "db"}, connector_lines=lines)
     cluster.client_config = cluster.write_client("amq-client.cfg", connector_lines=lines)
-    rdir = tmp_path_factory.mktemp("rubyamq")
-    ruby = RubyNode("rbamq1", rdir / "rbamq1", cluster.collectives, facts={"role": "web"},
-                    settings={"connector_lines": lines}).start()
-    config = ruby_client_config(rdir / "client.cfg", cluster.collectives, {"connector_lines": lines})
+    ruby_nodes = {"rbamq1": {"facts": {"role": "web"}, "settings": {"connector_lines": lines}}}
     try:
-        cluster.wait()
-        ruby.wait_started()
-        yield cluster, config
+        with ruby_fleet(tmp_path_factory.mktemp("rubyamq"), cluster.collectives, ruby_nodes,
+                        client_settings={"connector_lines": lines}) as config:
+            cluster.wait()
+            yield cluster, config
     finally:
-        ruby.stop()
         cluster.stop()
         amq.stop()
 

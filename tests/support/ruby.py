@@ -148,15 +148,15 @@ class RubyNode:
 
 
 @contextmanager
-def ruby_fleet(directory: Path, collectives: list[str],
-               nodes: dict[str, dict[str, Any]]) -> Iterator[Path]:
+def ruby_fleet(directory: Path, collectives: list[str], nodes: dict[str, dict[str, Any]],
+               client_settings: dict[str, Any] | None = None) -> Iterator[Path]:
     """Ruby mcollectived nodes (`identity: RubyNode keyword arguments`) answering; yields a Ruby client config."""
     started = [RubyNode(identity, directory / identity, collectives, **options).start()
                for identity, options in nodes.items()]
     try:
         for node in started:
             node.wait_started()
-        yield ruby_client_config(directory / "client.cfg", collectives)
+        yield ruby_client_config(directory / "client.cfg", collectives, client_settings)
     finally:
         for node in started:
             node.stop()
