@@ -61,3 +61,25 @@ describe 'admin1.example.com' do
   it { is_expected.to contain_file('/etc/pymco/client.cfg').with_group('mcoadmins') }
   it { expect(setting_lines(catalogue, '/etc/pymco/client.cfg')).to include('collectives = mcollective,dc_east,dc_west') }
 end
+
+describe 'node1.example.com' do
+  context 'examples/activemq_broker.pp' do
+    let(:hiera_config) { File.join(EXAMPLES, 'activemq_broker', 'hiera.yaml') }
+    let(:pre_condition) { File.read(File.join(EXAMPLES, 'activemq_broker.pp')) }
+
+    it { is_expected.to compile.with_all_deps }
+    it { is_expected.to contain_class('pymco::middleware::activemq').that_comes_before('Class[pymco]') }
+
+    it 'gives broker, daemon and client the same collectives over the activemq connector' do
+      lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
+      expect(lines).to include('connector = activemq', 'collectives = mcollective,os_Debian',
+                               'plugin.activemq.pool.1.host = 127.0.0.1', 'plugin.activemq.pool.1.port = 61613',
+                               'plugin.activemq.pool.1.user = mcollective')
+      expect(lines.grep(%r{rabbitmq})).to be_empty
+      xml = content_of(catalogue, '/etc/activemq/instances-available/main/activemq.xml')
+      expect(xml).to include('uri="stomp://127.0.0.1:61613?', '<authenticationUser username="mcollective" password="change-me-broker-password"',
+                             '<authorizationEntry topic="os_Debian.>"')
+      expect(setting_lines(catalogue, '/etc/pymco/client.cfg')).to include('connector = activemq')
+    end
+  end
+end
