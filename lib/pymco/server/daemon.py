@@ -38,6 +38,7 @@ class Daemon:
         self.config = config
         self.stop_event = threading.Event()
         self.reload_requested = threading.Event()
+        self._wake = threading.Event()  # set with either of the two above
         self.stats = RunnerStats()
         facts_cls = plugins.resolve("facts", config.factsource)
         self.node = NodeContext(config, facts_cls(config), self.stats)
@@ -85,16 +86,24 @@ class Daemon:
                  ", ".join(self.config.collectives))
 
     def install_signals(self) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stop_event.set())
-        signal.signal(signal.SIGUSR1, lambda *_: self.reload_requested.set())
+        signal.signal(signal.SIGTERM, lambda *_: self._request(self.stop_event))
+        signal.signal(signal.SIGINT, lambda *_: self._request(self.stop_event))
+        signal.signal(signal.SIGUSR1, lambda *_: self._request(self.reload_requested))
         signal.signal(signal.SIGUSR2, lambda *_: cycle_level())
         signal.signal(signal.SIGHUP, lambda *_: reopen_logs())
+
+    def _request(self, event: threading.Event) -> None:
+        event.set()
+        self._wake.set()
 
     def serve(self) -> None:
         try:
             while not self.stop_event.is_set():
-                self.stop_event.wait(0.5)
+                # Signals wake the loop at once; a connector that gave up is noticed within 5 s.
+                self._wake.wait(5)
+                self._wake.clear()
+                if self.stop_event.is_set():
+                    break
                 if self.connector.gave_up:
                     raise ConnectorError(f"{self.connector.gave_up}; exiting")
                 if self.reload_requested.is_set():

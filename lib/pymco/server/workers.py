@@ -44,6 +44,7 @@ class Job:
         self.context = JobContext()
         self.thread: threading.Thread | None = None
         self.started = 0.0
+        self.replaced = False  # a stuck job whose worker the watchdog has replaced
         self._state = "queued"  # queued -> running -> done | timedout
         self._lock = threading.Lock()
 
@@ -68,6 +69,7 @@ class WorkerPool:
         self.name = name
         self._running: set[Job] = set()
         self._lock = threading.Lock()
+        self._job_started = threading.Condition(self._lock)  # wakes the watchdog for a new deadline
         self._threads: list[threading.Thread] = []
         self._stopping = False
         for _ in range(self.size):
@@ -117,6 +119,7 @@ class WorkerPool:
                 job._state = "running"
             with self._lock:
                 self._running.add(job)
+                self._job_started.notify()
             try:
                 with job.context:
                     job.run(job.context)
@@ -136,22 +139,35 @@ class WorkerPool:
         self._threads = [t for t in self._threads if t.is_alive()]
         return self._threads
 
+    def _next_check(self) -> float | None:
+        """When the watchdog must look next: the nearest deadline, or a stuck job's second from it."""
+        times = [job.context.deadline + (1.0 if job._state == "timedout" else 0.0)
+                 for job in self._running if job.context.deadline is not None and not job.replaced]
+        return min(times) if times else None
+
     def _watch(self) -> None:
+        # Sleeps until the nearest deadline (or until a job starts) rather than
+        # polling, so an idle daemon costs no wake-ups.
         while True:
-            time.sleep(0.05)
-            now = time.monotonic()
-            with self._lock:
+            with self._job_started:
+                wake = self._next_check()
+                if wake is None:
+                    self._job_started.wait()
+                else:
+                    self._job_started.wait(max(0.05, wake - time.monotonic()))
                 running = list(self._running)
+            now = time.monotonic()
             for job in running:
                 deadline = job.context.deadline
                 if deadline is None or now < deadline:
                     continue
                 if job.claim("timedout"):
                     self._expire(job)
-                elif job._state == "timedout" and now > deadline + 1.0:
+                elif job._state == "timedout" and now > deadline + 1.0 and not job.replaced:
                     with self._lock:
                         if job in self._running and len(self._live_threads()) <= self.size:
                             log.warning("%s is stuck past its timeout; starting a replacement worker", job.name)
+                            job.replaced = True
                             self._spawn()
 
     def _expire(self, job: Job) -> None:
