@@ -62,6 +62,19 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+IDLE_WINDOW = 10.0  # seconds the idle daemons are watched
+
+
+def idle_cpu(fleets: "Fleets", window: float) -> tuple[float, float]:
+    """CPU seconds per minute an idle daemon spends (timers, heart-beats), pymco and Ruby."""
+    pids = ([n.proc.pid for n in fleets.py_nodes], [n.proc.pid for n in fleets.rb_nodes])
+    before = [[cpu_seconds(pid) for pid in group] for group in pids]
+    time.sleep(window)
+    return tuple(  # type: ignore[return-value]
+        sum(cpu_seconds(pid) - start for pid, start in zip(group, starts)) / len(group) * 60 / window
+        for group, starts in zip(pids, before))
+
+
 def answered(cmd: list[str], stdout: str) -> int:
     """How many nodes a command's output shows answering."""
     if "--json" in cmd:
@@ -165,6 +178,7 @@ def measure(size: int, reps: int, requests: int) -> dict[str, tuple[float, float
             py_rss = statistics.median(rss_kib(n.proc.pid) for n in fleets.py_nodes) / 1024
             rb_rss = statistics.median(rss_kib(n.proc.pid) for n in fleets.rb_nodes) / 1024
             rows["daemon idle RSS (MiB, median)"] = (py_rss, rb_rss)
+            rows["daemon idle CPU per minute (s, mean of all daemons)"] = idle_cpu(fleets, IDLE_WINDOW)
             py_mco = [tool("mco")]
             py_tail = ["-c", str(fleets.cluster.client_config)]
             rb_tail = ["--config", str(fleets.rb_client)]

@@ -42,6 +42,10 @@
 #   Where the init script keeps pymcod's PID.
 # @param unit_dir
 #   Where the systemd unit goes.
+# @param state_dir
+#   The daemon's own state (mode 0700): with the `x509` provider, the journal of
+#   served request ids (`plugin.x509.replay_cache`) that keeps replays refused
+#   across restarts.  Removed with `ensure => absent`.
 class pymco::server (
   Optional[Pymco::Identity] $identity = undef,
   Optional[Stdlib::Absolutepath] $config_file = undef,
@@ -58,6 +62,7 @@ class pymco::server (
   String[1] $init_provider = 'init',
   Stdlib::Absolutepath $pidfile = '/run/pymcod.pid',
   Stdlib::Absolutepath $unit_dir = '/etc/systemd/system',
+  Stdlib::Absolutepath $state_dir = '/var/lib/pymco',
 ) {
   include pymco
   include pymco::install

@@ -157,6 +157,7 @@ class Rollout:
             "pymco::server::service_name": self.service,
             "pymco::server::pidfile": str(self.pidfile),
             "pymco::server::logfile": str(self.root / "log" / "pymcod.log"),
+            "pymco::server::state_dir": str(self.root / "state"),
             "pymco::facts::job_name": f"pymco-facts-{self.uid}",
             "pymco::facts::classesfile": str(node / "var" / "state" / "classes.txt"),
             "pymco::server::plugin_settings": {"puppet": {
@@ -286,6 +287,7 @@ def test_first_apply_converges(rollout: Rollout) -> None:
     # the broker's shared user and scripts/broker-setup's listener were not touched
     assert "pymco-rabbitmq-user-mcollective" not in first.out
     assert "Service[rabbitmq-server]" not in first.out
+    assert (rollout.root / "state").stat().st_mode & 0o777 == 0o700
     print(f"first puppet apply: {first.seconds:.1f}s")
 
 
@@ -469,7 +471,8 @@ def test_removal_leaves_nothing_running(rollout: Rollout) -> None:
     assert removed.rc == 2 and not removed.errors, removed
     assert wait_for(lambda: not Path(f"/proc/{pid}").exists(), 10)
     assert rollout.our_processes() == []
-    for path in (rollout.init_script, rollout.cron_file, rollout.venv, rollout.etc, rollout.root / "lib"):
+    for path in (rollout.init_script, rollout.cron_file, rollout.venv, rollout.etc, rollout.root / "lib",
+                 rollout.root / "state"):
         assert not path.exists(), path
     assert not list(Path("/etc").glob(f"rc?.d/*{rollout.service}"))
     assert rollout.vhost not in rabbitmqctl("list_vhosts", "name").stdout.splitlines()

@@ -14,12 +14,16 @@ class pymco::server::config {
       },
       default => {},
     }
+    $state_settings = $pymco::provider ? {
+      'x509'  => { 'plugin.x509.replay_cache' => "${pymco::server::state_dir}/x509_replay.journal" },
+      default => {},
+    }
     $settings = $pymco::shared_settings + {
       'identity'    => $pymco::server::node_identity,
       'logger_type' => 'file',
       'logfile'     => $pymco::server::logfile,
       'loglevel'    => $pymco::server::log_level,
-    } + $facts_settings + pymco::plugin_settings($pymco::server::plugin_settings) + $pymco::server::settings
+    } + $facts_settings + $state_settings + pymco::plugin_settings($pymco::server::plugin_settings) + $pymco::server::settings
 
     $logdir = dirname($pymco::server::logfile)
     unless $logdir in ['/', '/var/log', '/tmp', '/var/tmp'] {
@@ -30,6 +34,13 @@ class pymco::server::config {
         mode   => '0750',
         before => File[$config],
       }
+    }
+    file { $pymco::server::state_dir:
+      ensure => directory,
+      owner  => 'root',
+      group  => 'root',
+      mode   => '0700',
+      before => File[$config],
     }
     file { $config:
       ensure    => file,
@@ -42,10 +53,18 @@ class pymco::server::config {
             'settings'    => $settings,
       })),
     }
-  } elsif !pymco::inside($config, $pymco::confdir) {
-    file { $config:
-      ensure => absent,
-      backup => false,
+  } else {
+    file { $pymco::server::state_dir:
+      ensure  => absent,
+      force   => true,
+      recurse => true,
+      backup  => false,
+    }
+    unless pymco::inside($config, $pymco::confdir) {
+      file { $config:
+        ensure => absent,
+        backup => false,
+      }
     }
   }
 }

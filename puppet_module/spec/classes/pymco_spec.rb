@@ -245,7 +245,7 @@ describe 'pymco' do
       is_expected.to contain_file('/etc/init.d/pymcod').with_ensure('absent')
         .that_requires('Exec[pymco-pymcod-remove-rc-links]')
       is_expected.to contain_file('/etc/cron.d/pymco-facts').with_ensure('absent')
-      ['/opt/pymco', '/etc/pymco', '/usr/local/share/pymco'].each do |dir|
+      ['/opt/pymco', '/etc/pymco', '/usr/local/share/pymco', '/var/lib/pymco'].each do |dir|
         is_expected.to contain_file(dir).with(ensure: 'absent', force: true)
       end
       is_expected.to contain_class('pymco::server').that_comes_before('Class[pymco::install]')
@@ -266,7 +266,7 @@ describe 'pymco' do
 
   context 'on a node with a Puppet certificate, key and CA' do
     let(:hiera_config) { EMPTY_HIERA }
-    let(:params) { { 'broker_password' => 'x' } }
+    let(:params) { { 'broker_password' => 'x', 'client' => true } }
     let(:facts) do
       DEBIAN_FACTS.merge('pymco_puppet_ssl' => {
                            'ssldir' => '/var/lib/puppet/ssl', 'certname' => 'node1.example.com',
@@ -280,8 +280,11 @@ describe 'pymco' do
       is_expected.to compile.with_all_deps
       lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
       expect(lines).to include('securityprovider = x509', 'plugin.x509.ssldir = /var/lib/puppet/ssl',
-                               'plugin.x509.certname = node1.example.com')
+                               'plugin.x509.certname = node1.example.com',
+                               'plugin.x509.replay_cache = /var/lib/pymco/x509_replay.journal')
       expect(lines.grep(%r{^plugin\.psk})).to be_empty
+      is_expected.to contain_file('/var/lib/pymco').with(ensure: 'directory', mode: '0700')
+      expect(setting_lines(catalogue, '/etc/pymco/client.cfg').grep(%r{replay_cache})).to be_empty
     end
 
     context 'unless psk is chosen' do
@@ -291,6 +294,7 @@ describe 'pymco' do
         lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
         expect(lines).to include('securityprovider = psk', 'plugin.psk = k')
         expect(lines.grep(%r{^plugin\.x509})).to be_empty
+        is_expected.to contain_file('/var/lib/pymco').with(ensure: 'directory')
       end
     end
   end
