@@ -15,7 +15,6 @@ ActiveMQ stopped and with no instance enabled, as before.  The package stays
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,32 +26,14 @@ from typing import Iterator
 import pytest
 
 from pymco.connector.stomp_import import stomp
-from tests.support.cluster import Cluster, connector_lines, unique_name, wait_for, which_or_fail
+from tests.support.cluster import Cluster, connector_lines, unique_name, wait_for
 from tests.support.private_rabbitmq import free_port
+from tests.support.puppet_apply import MODULE, Applied, puppet_apply
 
 pytestmark = pytest.mark.integration
 
-MODULE = Path(__file__).resolve().parents[2] / "puppet_module"
-STATE_DIRS = {"vardir": "var", "publicdir": "var/public", "confdir": "etc", "codedir": "code", "logdir": "log",
-              "rundir": "run"}
-# Facter cannot read /proc/1/environ in this sandbox and says so on every run (harmless).
-FACTER_NOISE = re.compile(r"Facter.*/proc/1/environ")
 # Made by Debian's scripts when an instance first runs, shared by every instance.
 DEBIAN_SHARED = (Path("/var/run/activemq"), Path("/var/lib/activemq/tmp"))
-
-
-@dataclass
-class Applied:
-    rc: int
-    out: str
-    seconds: float
-
-    @property
-    def errors(self) -> list[str]:
-        return [line for line in self.out.splitlines() if "Error" in line and not FACTER_NOISE.search(line)]
-
-    def __str__(self) -> str:
-        return f"rc={self.rc} after {self.seconds:.1f}s\n{self.out}"
 
 
 @dataclass
@@ -103,17 +84,10 @@ class Broker:
         return path
 
     def apply(self, ensure: str = "present") -> Applied:
-        state = self.root / "puppet-state"
-        flags = [f"--{key}={state / sub}" for key, sub in STATE_DIRS.items()]
         (self.root / "modules").mkdir(exist_ok=True)
         if not (self.root / "modules" / "pymco").exists():
             (self.root / "modules" / "pymco").symlink_to(MODULE)
-        cmd = [which_or_fail("puppet"), "apply", *flags, "--detailed-exitcodes", "--color=false",
-               f"--modulepath={self.root / 'modules'}:/usr/share/puppet/modules", str(self.manifest(ensure))]
-        start = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-                              env=dict(os.environ, LC_ALL="C.UTF-8"))
-        return Applied(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+        return puppet_apply(self.root, self.manifest(ensure), timeout=300)
 
     def jvm_pid(self) -> int | None:
         """The PID of a JVM of this instance, found by its command line (not by the pidfile)."""

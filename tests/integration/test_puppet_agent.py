@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.puppet_apply import STATE_DIRS
+
 pytestmark = pytest.mark.integration
 
-STATE_DIRS = {"vardir": "var", "publicdir": "var/public", "confdir": "etc", "codedir": "code", "logdir": "log",
-              "rundir": "run"}
 
 
 def puppet_home(directory: Path, content: str) -> Path:

@@ -29,34 +29,15 @@ import pytest
 import yaml
 
 from tests.support.cluster import unique_name, which_or_fail
+from tests.support.puppet_apply import MODULE, STATE_DIRS, Applied, puppet_apply
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = REPO / "puppet_module"
 EXAMPLE = MODULE / "examples" / "single_node.pp"
 EXAMPLE_DATA = MODULE / "examples" / "single_node" / "data" / "common.yaml"
-STATE_DIRS = {"vardir": "var", "publicdir": "var/public", "confdir": "etc", "codedir": "code", "logdir": "log",
-              "rundir": "run"}
 SHARED_USER = ("mcollective", "marionette")  # scripts/broker-setup's user, used by every other test
 STOMP_PORT = 61613
-# Facter cannot read /proc/1/environ in this sandbox and says so on every run (harmless).
-FACTER_NOISE = re.compile(r"Facter.*/proc/1/environ")
-
-
-@dataclass
-class Applied:
-    rc: int
-    out: str
-    seconds: float
-
-    @property
-    def errors(self) -> list[str]:
-        return [line for line in self.out.splitlines() if "Error" in line and not FACTER_NOISE.search(line)]
-
-    def __str__(self) -> str:
-        return f"rc={self.rc} after {self.seconds:.1f}s\n{self.out}"
-
 
 @dataclass
 class Rollout:
@@ -176,15 +157,7 @@ class Rollout:
                 "hierarchy": [{"name": level, "path": level} for level in levels]}))
 
     def apply(self, ensure: str = "present") -> Applied:
-        state = self.root / "puppet-state"
-        flags = [f"--{key}={state / sub}" for key, sub in STATE_DIRS.items()]
-        cmd = [which_or_fail("puppet"), "apply", *flags, "--detailed-exitcodes", "--color=false",
-               f"--modulepath={self.root / 'modules'}:/usr/share/puppet/modules",
-               f"--hiera_config={self.root / 'hiera' / f'{ensure}.yaml'}", str(EXAMPLE)]
-        start = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-                              env=dict(os.environ, LC_ALL="C.UTF-8"))
-        applied = Applied(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+        applied = puppet_apply(self.root, EXAMPLE, f"--hiera_config={self.root / 'hiera' / f'{ensure}.yaml'}")
         self.applies.append(applied)
         return applied
 
