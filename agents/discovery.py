@@ -15,6 +15,9 @@ from pymco.protocol.message import Request
 class Discovery(Agent):
     simplerpc = False
 
+    def runs_inline(self, request: Request) -> bool:
+        return True  # "pong" or a one-line refusal: nothing that could block
+
     def handle_message(self, request: Request) -> Any:
         body = request.body
         if body == "ping" or body == b"ping":

@@ -15,6 +15,8 @@ from pymco.protocol.message import S
 
 
 class Rpcutil(Agent):
+    inline_actions = frozenset({"ping"})
+
     @action
     def inventory(self, request, reply):
         node = self.node

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 from pymco.config import str_to_bool
 from pymco.errors import RPCAborted, RPCError
+from pymco.protocol.message import text
 from pymco.shell import CommandResult, run_command
 from pymco.status import STATUS_TEXT
 
@@ -135,6 +136,10 @@ class Agent:
     actions: ClassVar[dict[str, str]] = {}
     #: False for MCollective's non-RPC agents (discovery), which answer handle_message()
     simplerpc: ClassVar[bool] = True
+    #: actions that return at once (no commands, no waiting on anything): the daemon runs them on
+    #: the thread that received the request, sparing the worker pool's hand-off (the dearest step of
+    #: a ping); the watchdog does not time them, so nothing that can block belongs here
+    inline_actions: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -194,6 +199,11 @@ class Agent:
                     command = candidate
                     break
         run_external(command, request, reply)
+
+    def runs_inline(self, request: "Request") -> bool:
+        """Whether `request` is for one of the inline_actions."""
+        body = request.body
+        return bool(self.inline_actions) and isinstance(body, dict) and text(body.get("action")) in self.inline_actions
 
     def handle_message(self, request: "Request") -> Any:
         """Non-RPC agents only: answer a raw request body (None for no reply)."""

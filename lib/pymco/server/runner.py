@@ -133,6 +133,11 @@ class Runner:
         if loaded is None:
             log.warning("message %s is for agent %s which is not loaded", request.requestid, request.agent)
             return
+        if not self.pool.stopping and loaded.instance.runs_inline(request):
+            body = self.reply_body(loaded, request)
+            if body is not None:
+                self.send_reply(request, body)
+            return
         timeout = loaded.ddl.timeout
         job = Job(lambda ctx: self.execute(loaded, request, ctx, job), timeout,
                   lambda: self.answer_timeout(loaded, request), name=f"{request.agent} request {request.requestid}")
@@ -150,16 +155,16 @@ class Runner:
                 self.send_reply(request, rpc_reply_body(5, reason, {}))
 
     # ---------------------------------------------------------- executing
-    def execute(self, loaded: LoadedAgent, request: Request, ctx: JobContext, job: Job) -> None:
+    def reply_body(self, loaded: LoadedAgent, request: Request) -> Any:
+        """What the agent answers; None when no reply is wanted."""
         if loaded.instance.simplerpc:
-            body: Any = handle_rpc(loaded, request, self.node)
-            if not wants_reply(request):
-                return
-        else:
-            body = loaded.instance.handle_message(request)
-            if body is None:
-                return
-        if job.claim("done"):
+            body = handle_rpc(loaded, request, self.node)
+            return body if wants_reply(request) else None
+        return loaded.instance.handle_message(request)
+
+    def execute(self, loaded: LoadedAgent, request: Request, ctx: JobContext, job: Job) -> None:
+        body = self.reply_body(loaded, request)
+        if body is not None and job.claim("done"):
             self.send_reply(request, body)
 
     def answer_timeout(self, loaded: LoadedAgent, request: Request) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import queue
 import threading
 import time
@@ -69,7 +70,8 @@ class WorkerPool:
         self.name = name
         self._running: set[Job] = set()
         self._lock = threading.Lock()
-        self._job_started = threading.Condition(self._lock)  # wakes the watchdog for a new deadline
+        self._job_started = threading.Condition(self._lock)  # wakes the watchdog for an earlier deadline
+        self._watch_until = 0.0  # when the watchdog looks next (inf: when a job starts)
         self._threads: list[threading.Thread] = []
         self._stopping = False
         for _ in range(self.size):
@@ -119,7 +121,10 @@ class WorkerPool:
                 job._state = "running"
             with self._lock:
                 self._running.add(job)
-                self._job_started.notify()
+                deadline = job.context.deadline
+                if deadline is not None and deadline < self._watch_until:
+                    self._watch_until = deadline
+                    self._job_started.notify()
             try:
                 with job.context:
                     job.run(job.context)
@@ -146,15 +151,14 @@ class WorkerPool:
         return min(times) if times else None
 
     def _watch(self) -> None:
-        # Sleeps until the nearest deadline (or until a job starts) rather than
-        # polling, so an idle daemon costs no wake-ups.
+        # Sleeps until the nearest deadline rather than polling, so an idle
+        # daemon costs no wake-ups; a starting job wakes it only when its
+        # deadline comes first, so a busy one costs no wake-up per request.
         while True:
             with self._job_started:
                 wake = self._next_check()
-                if wake is None:
-                    self._job_started.wait()
-                else:
-                    self._job_started.wait(max(0.05, wake - time.monotonic()))
+                self._watch_until = math.inf if wake is None else max(wake, time.monotonic() + 0.05)
+                self._job_started.wait(None if wake is None else self._watch_until - time.monotonic())
                 running = list(self._running)
             now = time.monotonic()
             for job in running:
