@@ -203,7 +203,7 @@ class Agent:
     def runs_inline(self, request: "Request") -> bool:
         """Whether `request` is for one of the inline_actions."""
         body = request.body
-        return bool(self.inline_actions) and isinstance(body, dict) and text(body.get("action")) in self.inline_actions
+        return isinstance(body, dict) and bool(self.inline_actions) and text(body.get("action")) in self.inline_actions
 
     def handle_message(self, request: "Request") -> Any:
         """Non-RPC agents only: answer a raw request body (None for no reply)."""

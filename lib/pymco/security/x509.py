@@ -51,9 +51,9 @@ from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Reply, Request
 from pymco.security import keys
-from pymco.security.replay import ReplayCache
 from pymco.security.base import (SecurityProvider, decode_outer, parse_reply_envelope, parse_request_envelope,
                                  valid_callerid)
+from pymco.security.replay import ReplayCache
 
 log = logging.getLogger(__name__)
 
