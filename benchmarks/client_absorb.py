@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib"))
 
+from benchmarks.helpers import start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
 from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
@@ -213,10 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         share = [names[i::args.blasters] for i in range(args.blasters)]
         procs = [ctx.Process(target=blaster_process, args=(collective, part, ready, stop), daemon=True)
                  for part in share if part]
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=300)
+        start_all(procs, ready, stop, timeout=300)
         from pymco.client.session import Session
 
         session = Session(client_config(collective))

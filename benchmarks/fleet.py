@@ -30,7 +30,6 @@ import argparse
 import gc
 import multiprocessing
 import os
-import queue
 import shutil
 import statistics
 import sys
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib"))
 
+from benchmarks.helpers import shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
 
 
@@ -190,26 +190,12 @@ def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tupl
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
-    for i in range(args.processes):
-        count = args.nodes // args.processes + (1 if i < args.nodes % args.processes else 0)
-        if count:
-            procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                                stop, port, agents), daemon=True))
-            first += count
+    for count in shares(args.nodes, args.processes):
+        procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
+                                                            stop, port, agents), daemon=True))
+        first += count
     start = time.monotonic()
-    for proc in procs:
-        proc.start()
-    up, waiting = 0, len(procs)
-    deadline = time.monotonic() + 1800
-    while waiting:
-        try:
-            up += ready.get(timeout=5)
-            waiting -= 1
-        except queue.Empty:
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead or time.monotonic() > deadline:
-                stop.set()
-                raise RuntimeError(f"{len(dead)} node processes died before their nodes were up")
+    up = start_all(procs, ready, stop)
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
         times, lost = client_rounds(collective, up, args.rounds, args.timeout, port)

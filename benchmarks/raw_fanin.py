@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from pymco.connector.stomp_import import stomp  # noqa: E402
+from benchmarks.helpers import shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa: E402
 from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
@@ -115,23 +116,10 @@ def main(argv: list[str] | None = None) -> int:
 def fan_in(args: argparse.Namespace, collective: str) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
-    per = [args.nodes // args.processes + (1 if i < args.nodes % args.processes else 0)
-           for i in range(args.processes)]
     start = time.monotonic()
     procs = [ctx.Process(target=replier_process, args=(collective, n, ready, stop), daemon=True)
-             for n in per if n]
-    for proc in procs:
-        proc.start()
-    connected, waiting = 0, len(procs)
-    deadline = time.monotonic() + 1800
-    while waiting:
-        try:
-            connected += ready.get(timeout=5)  # type: ignore[attr-defined]
-            waiting -= 1
-        except queue.Empty:
-            if any(p.exitcode not in (None, 0) for p in procs) or time.monotonic() > deadline:
-                stop.set()  # type: ignore[attr-defined]
-                raise RuntimeError("replier processes died before connecting") from None
+             for n in shares(args.nodes, args.processes)]
+    connected = start_all(procs, ready, stop)
     print(f"{connected} repliers connected and subscribed in {time.monotonic() - start:.1f}s "
           f"({len(procs)} processes, pid {os.getpid()})")
 
