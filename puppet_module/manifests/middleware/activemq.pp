@@ -108,22 +108,16 @@ class pymco::middleware::activemq (
   Array[Pymco::Collective, 1] $collectives = ['mcollective'],
 ) {
   $present = $ensure == 'present'
-  $tls = [$keystore, $keystore_password, $truststore, $truststore_password]
   if $present {
     if empty($users) {
       fail('pymco::middleware::activemq: give at least one broker user in users ({ name => { password => ... } })')
     }
-    if !$stomp_plain and $stomp_tls_port =~ Undef {
-      fail('pymco::middleware::activemq: stomp_plain => false needs stomp_tls_port (else STOMP would not listen at all)')
-    }
-    if $stomp_tls_port =~ NotUndef {
-      if Undef in $tls {
-        fail('pymco::middleware::activemq: stomp_tls_port needs keystore, keystore_password, truststore and truststore_password')
-      }
-      if $stomp_plain and $stomp_tls_port == $stomp_port {
-        fail("pymco::middleware::activemq: stomp_tls_port and stomp_port are both ${stomp_port}")
-      }
-    }
+    pymco::check_stomp_listeners('pymco::middleware::activemq', $stomp_plain, $stomp_port, $stomp_tls_port, {
+        'keystore'            => $keystore,
+        'keystore_password'   => $keystore_password,
+        'truststore'          => $truststore,
+        'truststore_password' => $truststore_password,
+    })
   }
 
   $instance_dir = "${config_dir}/instances-available/${instance}"

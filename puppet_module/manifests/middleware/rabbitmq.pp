@@ -87,17 +87,11 @@ class pymco::middleware::rabbitmq (
     if empty($users) {
       fail('pymco::middleware::rabbitmq: give at least one broker user in users ({ name => password })')
     }
-    if !$stomp_plain and $stomp_tls_port =~ Undef {
-      fail('pymco::middleware::rabbitmq: stomp_plain => false needs stomp_tls_port (else STOMP would not listen at all)')
-    }
-    if $stomp_tls_port =~ NotUndef {
-      if $tls_ca =~ Undef or $tls_cert =~ Undef or $tls_key =~ Undef {
-        fail('pymco::middleware::rabbitmq: stomp_tls_port needs tls_ca, tls_cert and tls_key')
-      }
-      if $stomp_plain and $stomp_tls_port == $stomp_port {
-        fail("pymco::middleware::rabbitmq: stomp_tls_port and stomp_port are both ${stomp_port}")
-      }
-    }
+    pymco::check_stomp_listeners('pymco::middleware::rabbitmq', $stomp_plain, $stomp_port, $stomp_tls_port, {
+        'tls_ca'   => $tls_ca,
+        'tls_cert' => $tls_cert,
+        'tls_key'  => $tls_key,
+    })
   }
   $ctl = shell_escape($rabbitmqctl)
   Exec {

@@ -26,3 +26,12 @@ describe 'pymco::inside' do
   it { is_expected.to run.with_params('/etc/pymco', '/etc/pymco').and_return(false) }
   it { is_expected.to run.with_params('/etc/pymco2/server.cfg', '/etc/pymco').and_return(false) }
 end
+
+describe 'pymco::check_stomp_listeners' do
+  needs = { 'ca' => '/ca.pem', 'cert' => nil }
+  it { is_expected.to run.with_params('c', true, 61_613, nil, needs).and_return(nil) }
+  it { is_expected.to run.with_params('c', true, 61_613, 61_614, needs.merge('cert' => '/c.pem')).and_return(nil) }
+  it { is_expected.to run.with_params('c', true, 61_613, 61_614, needs).and_raise_error(%r{c: stomp_tls_port needs ca and cert}) }
+  it { is_expected.to run.with_params('c', false, 61_613, nil, needs).and_raise_error(%r{c: stomp_plain => false needs stomp_tls_port}) }
+  it { is_expected.to run.with_params('c', true, 61_613, 61_613, 'ca' => '/ca.pem').and_raise_error(%r{c: stomp_tls_port and stomp_port are both 61613}) }
+end
