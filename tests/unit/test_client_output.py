@@ -60,7 +60,8 @@ def test_stats_footer_and_missing_nodes():
 
 
 def test_columns():
-    assert columns(["n1", "n2"]) == ["    n1                             n2                            "]
+    # Ruby pads the last row with empty fields (in_groups_of), three 30-wide fields to a row
+    assert columns(["n2", "n1"]) == ["   " + " n1".ljust(31) + " n2".ljust(31) + " " * 31]
 
 
 def test_halt_codes():

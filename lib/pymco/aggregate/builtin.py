@@ -2,43 +2,56 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pymco.aggregate.base import AggregateFunction, ruby_format
-from pymco.matcher.facts import ruby_string
+from pymco.rubytext import to_s
 
 __all__ = ["Summary", "Sum", "Average", "BooleanSummary"]
 
 
-def _key(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return repr(value)
-    return value
+def _key(value: Any) -> tuple[str, str]:
+    """Equal as Ruby's Hash keys are: 1, 1.0, true and "1" stay apart; hashes equal whatever their key order."""
+    return type(value).__name__, json.dumps(value, sort_keys=True, default=str)
+
+
+def _ruby_length(value: Any) -> int:
+    """Ruby's `k.length` when it has one (a Hash's is its size), else the length of `k.to_s`."""
+    if isinstance(value, (str, list, dict)):
+        return len(value)
+    return len(to_s(value))
 
 
 class Summary(AggregateFunction):
-    """Counts of each distinct value (list values count per element)."""
+    """Counts of each distinct value (list values count per element), printed as Ruby's summary does."""
 
     def __init__(self, output: str, options: dict[str, Any]) -> None:
         super().__init__(output, options)
         self.counts: dict[Any, int] = {}
+        self.values: dict[Any, Any] = {}
 
     def process_result(self, value: Any, reply: Any) -> None:
         if value is None:
             return
         for item in value if isinstance(value, list) else [value]:
-            key = _key(item)
-            self.counts[key] = self.counts.get(key, 0) + 1
+            self.add(item)
+
+    def add(self, item: Any) -> None:
+        key = _key(item)
+        self.values.setdefault(key, item)
+        self.counts[key] = self.counts.get(key, 0) + 1
 
     def summarize(self) -> str:
         if not self.counts:
             return ""
         fmt = self.format
         if not fmt:
-            width = max(len(ruby_string(k)) for k in self.counts)
+            width = max(_ruby_length(v) for v in self.values.values())
             fmt = f"%{width}s = %s"
-        ordered = sorted(self.counts.items(), key=lambda kv: (-kv[1], ruby_string(kv[0])))
-        return "\n".join(ruby_format(fmt, ruby_string(k), n) for k, n in ordered)
+        # Ruby: sort by count ascending, then reverse: most frequent first, ties latest-seen first
+        ordered = sorted(self.counts.items(), key=lambda kv: kv[1])[::-1]
+        return "\n".join(ruby_format(fmt, to_s(self.values[k]), n) for k, n in ordered)
 
 
 class Sum(AggregateFunction):
@@ -89,5 +102,4 @@ class BooleanSummary(Summary):
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 item = item.strip().lower() in ("true", "yes", "1")
-            label = self.labels[bool(item)]
-            self.counts[label] = self.counts.get(label, 0) + 1
+            self.add(self.labels[bool(item)])

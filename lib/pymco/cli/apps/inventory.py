@@ -2,8 +2,11 @@
 
 Also `--list-collectives` (nodes per collective across the fleet) and
 `--collective-graph FILE` (the same as a Graphviz graph), as MCollective's
-inventory application.  MCollective's `--script` reports are Ruby code run by
-`eval`; pymco does not run them (use `mco rpc rpcutil inventory --json`).
+inventory application; the text is Ruby's, facts in Ruby's inspect form.
+MCollective's `--script` reports are Ruby code run by `eval`; pymco renders
+a jinja2 template per node instead (`--template FILE`, docs/inventory.md).
+`--json` prints `[{"sender", "inventory", "daemon_stats"}]` for a node,
+`[{"collective", "nodes"}]` for the collectives, and `[]` when none answered.
 """
 
 from __future__ import annotations
@@ -13,31 +16,18 @@ import time
 from typing import Any
 
 from pymco.cli.application import Application, UsageError
-from pymco.cli.apps.facts import value_text
+from pymco.cli.output import columns, render_json
 from pymco.client.results import RPCResult, RequestStats
 from pymco.errors import ClientError
+from pymco.rubytext import clean, to_s
 
-__all__ = ["Inventory", "flatten_facts", "grid"]
-
-
-def flatten_facts(facts: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Structured facts as `dotted.name => value` pairs, sorted; lists stay whole."""
-    pairs: list[tuple[str, str]] = []
-    for key in sorted(facts, key=str):
-        value = facts[key]
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            pairs.extend(flatten_facts(value, f"{name}."))
-        else:
-            pairs.append((name, value_text(value)))
-    return pairs
+__all__ = ["Inventory", "grid"]
 
 
-def grid(names: list[str], per_line: int = 3, width: int = 15, indent: str = "      ") -> list[str]:
-    names = sorted(names)
-    width = max([width] + [len(n) for n in names])
-    return [indent + " ".join(f"{n:<{width}}" for n in names[i:i + per_line]).rstrip()
-            for i in range(0, len(names), per_line)]
+def grid(names: list[str]) -> list[str]:
+    """Ruby's `"      %-15s %-15s %-15s" % group` rows, the last one padded with empty fields."""
+    names = sorted(names) + [""] * (-len(names) % 3)
+    return ["      " + " ".join(f"{n:<15}" for n in names[i:i + 3]) for i in range(0, len(names), 3)]
 
 
 class Inventory(Application):
@@ -48,7 +38,9 @@ class Inventory(Application):
 
     def add_arguments(self, parser: argparse._ArgumentGroup) -> None:
         parser.add_argument("node", nargs="?", help="The node to report on")
-        parser.add_argument("--script", help="Script to run (MCollective's Ruby reports: not supported)")
+        parser.add_argument("--template", metavar="FILE",
+                            help="Report on every matching node with a jinja2 template (see docs/inventory.md)")
+        parser.add_argument("--script", help="MCollective's Ruby report scripts: not run; use --template")
         parser.add_argument("--list-collectives", "--lc", dest="collectives", action="store_true",
                             help="List all known collectives")
         parser.add_argument("--collective-graph", "--cg", "--map", dest="collectivemap", metavar="FILE",
@@ -57,11 +49,13 @@ class Inventory(Application):
     def validate(self) -> None:
         if self.args.script:
             raise UsageError("inventory --script runs Ruby report code, which pymco does not; "
-                             "use 'mco rpc rpcutil inventory --json' and a tool such as jq")
-        if not (self.args.node or self.args.collectives or self.args.collectivemap):
-            raise UsageError("Please specify a node to report on, or --list-collectives")
+                             "write the report as a jinja2 template and use --template (docs/inventory.md)")
+        if not (self.args.node or self.args.template or self.args.collectives or self.args.collectivemap):
+            raise UsageError("Need to specify either a node name, a template to render or other options")
 
     def main(self) -> int:
+        if self.args.template:
+            return self.template_report(self.args.template)
         if self.args.collectivemap:
             return self.collective_graph(self.args.collectivemap)
         if self.args.collectives:
@@ -83,6 +77,10 @@ class Inventory(Application):
 
     def collectives_report(self) -> int:
         members, stats = self.collectives()
+        if self.args.json:
+            self.stdout.write(render_json([{"collective": name, "nodes": sorted(nodes)}
+                                           for name, nodes in sorted(members.items())], self.stdout))
+            return 0 if stats.responses else 1
         self.out(f"   {'Collective':<30} Nodes")
         self.out(f"   {'==========':<30} =====")
         for name, nodes in sorted(members.items(), key=lambda item: (len(item[1]), item[0])):
@@ -124,6 +122,8 @@ class Inventory(Application):
     def node_inventory(self, node: str) -> int:
         stats = self.ask(node, "daemon_stats")
         if stats is None:
+            if self.args.json:
+                self.stdout.write(render_json([], self.stdout))
             self.err(f"Did not receive any results from node {node}")
             return 1
         if not stats.ok:
@@ -134,40 +134,63 @@ class Inventory(Application):
             why = inventory.statusmsg if inventory else "no reply"
             self.err(f"Failed to retrieve inventory for {node}: {why}")
             return 1
-        self.out("\n".join(self.report(inventory.sender, stats.data, inventory.data)))
+        if self.args.json:
+            self.stdout.write(render_json([{"sender": inventory.sender, "inventory": inventory.data,
+                                            "daemon_stats": stats.data}], self.stdout))
+        else:
+            self.out("\n".join(self.report(inventory.sender, stats.data, inventory.data)))
         return 0
+
+    def template_report(self, path: str) -> int:
+        """Ruby's inventory script loop: rpcutil#inventory on every matching node, one rendering each."""
+        from pymco.cli.inventory_template import InventoryTemplate
+
+        template = InventoryTemplate(path)
+        results: list[RPCResult] = []
+        stats = self.rpc_client("rpcutil").call("inventory", {}, on_result=results.append)
+        if not stats.discovered:
+            self.err("\nNo request sent, we did not discover any nodes.")
+        for result in sorted(results, key=lambda r: r.sender):
+            if result.ok:
+                self.stdout.write(template.render(result.sender, result.data))
+            else:
+                self.err(f"Failed to retrieve inventory for {result.sender}: {result.statusmsg}")
+        return self.halt(stats)
 
     @staticmethod
     def report(sender: str, nodestats: dict[str, Any], data: dict[str, Any]) -> list[str]:
+        """Ruby's node_inventory text, line for line (facts as Ruby's `"#{k} => #{v}"`)."""
         times = nodestats.get("times") or {}
         started = nodestats.get("starttime")
-        lines = [f"Inventory for {sender}:", "", "   Server Statistics:",
-                 f"                      Version: {nodestats.get('version')}",
+        lines = [f"Inventory for {clean(sender)}:", "", "   Server Statistics:",
+                 f"                      Version: {to_s(nodestats.get('version'))}",
                  "                   Start Time: " + (time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(started))
-                                                     if isinstance(started, (int, float)) else str(started)),
-                 f"                  Config File: {nodestats.get('configfile')}"]
+                                                     if isinstance(started, (int, float)) else to_s(started)),
+                 f"                  Config File: {to_s(nodestats.get('configfile'))}"]
         if "collectives" in data:
-            lines.append(f"                  Collectives: {', '.join(map(str, data['collectives']))}")
+            lines.append(f"                  Collectives: {', '.join(map(to_s, data['collectives'] or []))}")
         if "main_collective" in data:
-            lines.append(f"              Main Collective: {data['main_collective']}")
-        lines += [f"                   Process ID: {nodestats.get('pid')}",
-                  f"               Total Messages: {nodestats.get('total')}",
-                  f"      Messages Passed Filters: {nodestats.get('passed')}",
-                  f"            Messages Filtered: {nodestats.get('filtered')}",
-                  f"             Expired Messages: {nodestats.get('ttlexpired')}",
-                  f"                 Replies Sent: {nodestats.get('replies')}",
-                  f"         Total Processor Time: {times.get('utime')} seconds",
-                  f"                  System Time: {times.get('stime')} seconds", "", "   Agents:"]
-        agents = [str(a) for a in data.get("agents") or []]
+            lines.append(f"              Main Collective: {to_s(data['main_collective'])}")
+        lines += [f"                   Process ID: {to_s(nodestats.get('pid'))}",
+                  f"               Total Messages: {to_s(nodestats.get('total'))}",
+                  f"      Messages Passed Filters: {to_s(nodestats.get('passed'))}",
+                  f"            Messages Filtered: {to_s(nodestats.get('filtered'))}",
+                  f"             Expired Messages: {to_s(nodestats.get('ttlexpired'))}",
+                  f"                 Replies Sent: {to_s(nodestats.get('replies'))}",
+                  f"         Total Processor Time: {to_s(times.get('utime'))} seconds",
+                  f"                  System Time: {to_s(times.get('stime'))} seconds", "", "   Agents:"]
+        agents = [to_s(a) for a in data.get("agents") or []]
         lines += grid(agents) if agents else ["      No agents installed"]
         lines += ["", "   Data Plugins:"]
-        plugins = [str(p).removesuffix("_data") for p in data.get("data_plugins") or []]
+        plugins = [to_s(p).replace("_data", "") for p in data.get("data_plugins") or []]
         lines += grid(plugins) if plugins else ["      No data plugins installed"]
         lines += ["", "   Configuration Management Classes:"]
-        classes = [str(c) for c in data.get("classes") or []]
-        lines += grid(classes, per_line=3, width=30, indent="    ") if classes else ["      No classes applied"]
+        classes = [to_s(c) for c in data.get("classes") or []]
+        lines += columns(classes) if classes else ["      No classes applied"]
         lines += ["", "   Facts:"]
         facts = data.get("facts") or {}
-        pairs = flatten_facts(facts) if isinstance(facts, dict) else []
-        lines += [f"      {name} => {value}" for name, value in pairs] if pairs else ["      No facts known"]
+        if isinstance(facts, dict) and facts:
+            lines += [f"      {to_s(name)} => {to_s(facts[name])}" for name in sorted(facts, key=to_s)]
+        else:
+            lines.append("      No facts known")
         return lines
