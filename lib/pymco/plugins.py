@@ -15,7 +15,7 @@ from typing import Any
 
 from pymco.errors import PluginError
 
-__all__ = ["KINDS", "resolve", "names", "register"]
+__all__ = ["KINDS", "resolve", "names", "register", "describe"]
 
 KINDS: dict[str, dict[str, str]] = {
     "connector": {
@@ -90,6 +90,35 @@ KINDS: dict[str, dict[str, str]] = {
     },
 }
 
+#: `mco plugin doc`'s one line per built-in (MCollective's DDL descriptions where Ruby has the plugin)
+DESCRIPTIONS: dict[tuple[str, str], str] = {
+    ("aggregate", "average"): "Displays the average of a set of numeric values",
+    ("aggregate", "boolean_summary"): "Aggregate function that will transform true/false values into "
+                                      "predefined strings",
+    ("aggregate", "sum"): "Determine the total added value of a set of values",
+    ("aggregate", "summary"): "Displays the summary of a set of results",
+    ("connector", "activemq"): "Connector plugin for ActiveMQ middleware",
+    ("connector", "rabbitmq"): "Connector plugin for RabbitMQ middleware",
+    ("discovery", "flatfile"): "Flatfile based discovery for node identities",
+    ("discovery", "inventory"): "Registration inventory based discovery",
+    ("discovery", "mc"): "MCollective Broadcast based discovery",
+    ("discovery", "stdin"): "STDIN based discovery for node identities",
+    ("validator", "array"): "Validates that a value is included in a list",
+    ("validator", "ipv4address"): "Validates that a value is an ipv4 address",
+    ("validator", "ipv6address"): "Validates that a value is an ipv6 address",
+    ("validator", "length"): "Validates that the length of a string is less or equal to a specified value",
+    ("validator", "maxlength"): "Validates that the length of a string is less or equal to a specified value",
+    ("validator", "package_name"): "Validates that a string is a valid package name",
+    ("validator", "puppet_resource"): "Validates that a string is a Puppet resource type and title",
+    ("validator", "puppet_server_address"): "Validates that a string is a valid Puppet server and or port",
+    ("validator", "puppet_tags"): "Validates that a comma separated list of tags are valid Puppet class names",
+    ("validator", "puppet_variable"): "Validates that a variable name is a valid Puppet name",
+    ("validator", "regex"): "Validates that a string matches a supplied regular expression",
+    ("validator", "service_name"): "Validates that a string is a valid service name",
+    ("validator", "shellsafe"): "Validates that a string is shellsafe",
+    ("validator", "typecheck"): "Validates that a value is of a certain type",
+}
+
 _entry_points_loaded: set[str] = set()
 _cache: dict[tuple[str, str], Any] = {}
 
@@ -143,3 +172,14 @@ def resolve(kind: str, name: str) -> Any:
         raise PluginError(f"cannot load {kind} plugin '{name}' from {target}: {exc}") from None
     _cache[key] = value
     return value
+
+
+def describe(kind: str, name: str) -> str:
+    """One line about a plugin: the built-in's description, else the first line of its docstring."""
+    if (kind, name) in DESCRIPTIONS:
+        return DESCRIPTIONS[(kind, name)]
+    try:
+        doc = resolve(kind, name).__doc__ or ""
+    except PluginError as exc:
+        return str(exc)
+    return doc.strip().split("\n")[0]

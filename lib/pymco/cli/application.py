@@ -215,9 +215,10 @@ class Application:
         return flt
 
     def call_options(self, flt: Filter | None = None) -> CallOptions:
-        from pymco.client.rpc import CallOptions
+        from pymco.client.rpc import CallOptions, known_collective
 
         args = self.args
+        known_collective(self.need_config(), getattr(args, "collective", None))
         method = getattr(args, "discovery_method", None)
         options = list(getattr(args, "discovery_options", []) or [])
         nodes_file = getattr(args, "nodes", None)

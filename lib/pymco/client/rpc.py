@@ -20,6 +20,7 @@ from typing import Any, Callable
 from pymco import plugins
 from pymco.client.results import RequestStats, RPCResult, plain
 from pymco.client.session import Session
+from pymco.config import Config
 from pymco.ddl.model import AgentDDL
 from pymco.ddl.validate import set_defaults, validate_request
 from pymco.discovery.base import DiscoveryMethod, DiscoveryRequest
@@ -30,7 +31,7 @@ from pymco.protocol.message import Reply, Request, rpc_body, text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RPCClient", "CallOptions", "parse_count"]
+__all__ = ["RPCClient", "CallOptions", "parse_count", "known_collective"]
 
 ResultCallback = Callable[[RPCResult], None]
 
@@ -74,6 +75,14 @@ class CallOptions:
     nodes: list[str] | None = None  # supplied by stdin/json discovery
 
 
+def known_collective(config: Config, collective: str | None) -> str:
+    """The collective to address (the main one by default); Ruby's "Unknown collective" before any broker call."""
+    name = collective or config.main_collective
+    if name not in config.collectives:
+        raise ClientError(f"Unknown collective '{name}' known collectives are '{', '.join(config.collectives)}'")
+    return name
+
+
 class RPCClient:
     def __init__(self, session: Session, agent: str, ddl: AgentDDL | None, options: CallOptions) -> None:
         self.session = session
@@ -81,10 +90,7 @@ class RPCClient:
         self.agent = agent
         self.ddl = ddl
         self.options = options
-        self.collective = options.collective or self.config.main_collective
-        if self.collective not in self.config.collectives:
-            raise ClientError(f"Unknown collective '{self.collective}' known collectives are "
-                              f"'{', '.join(self.config.collectives)}'")
+        self.collective = known_collective(self.config, options.collective)
         self._discovered: list[str] | None = None
         self.discovery_time = 0.0
         self.method_name = options.discovery_method or self.config.default_discovery_method

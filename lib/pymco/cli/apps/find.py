@@ -1,10 +1,16 @@
-"""`mco find`: the identities a filter selects, one per line (exit 1 when none)."""
+"""`mco find`: the identities a filter selects, one per line (exit 1 when none).
+
+`--json` prints `[{"sender": "web1"}, ...]` (`[]` when none), the node list
+`mco rpc` and Ruby's `mco rpc` read on standard input.
+"""
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from pymco.cli.application import Application
+from pymco.cli.output import render_json
 
 __all__ = ["Find"]
 
@@ -15,13 +21,19 @@ class Find(Application):
     exclude_sections = ("rpc",)
     stdin_discovery = True
 
+    def add_arguments(self, parser: argparse._ArgumentGroup) -> None:
+        parser.add_argument("-j", "--json", action="store_true", help="Produce JSON output")
+
     def main(self) -> int:
         client = self.rpc_client("rpcutil")
         start = time.monotonic()
         nodes = client.discover()
         elapsed = time.monotonic() - start
-        for node in nodes:
-            self.out(node)
+        if self.args.json:
+            self.stdout.write(render_json([{"sender": node} for node in nodes], self.stdout))
+        else:
+            for node in nodes:
+                self.out(node)
         if self.args.verbose:
             self.err(f"\nDiscovered {len(nodes)} nodes in {elapsed:.2f} seconds using the "
                      f"{client.method_name} discovery plugin")

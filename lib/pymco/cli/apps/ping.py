@@ -1,4 +1,9 @@
-"""`mco ping`: who is out there, and how quickly do they answer."""
+"""`mco ping`: who is out there, and how quickly do they answer.
+
+Times run from publishing the ping to each reply (the broker connection is
+made first, as Ruby's client does).  `--json` prints
+`[{"sender": "web1", "time": 8.27}, ...]` in milliseconds, `[]` when none.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import time
 
 from pymco.cli.application import Application
+from pymco.cli.output import render_json
 from pymco.client.results import RequestStats
 from pymco.discovery.base import DiscoveryRequest
 from pymco.discovery.mc import McDiscovery
@@ -35,6 +41,7 @@ class Ping(Application):
 
     def add_arguments(self, parser: argparse._ArgumentGroup) -> None:
         parser.add_argument("-g", "--graph", action="store_true", help="Shows a graph of ping distribution")
+        parser.add_argument("-j", "--json", action="store_true", help="Produce JSON output")
 
     def main(self) -> int:
         config = self.need_config()
@@ -48,15 +55,25 @@ class Ping(Application):
         method = McDiscovery(self.session)
         method.check(options.filter)
         times: list[float] = []
+        replies: list[dict[str, object]] = []
+        self.session.connector  # connect before the clock starts: times are publish to reply
         start = time.monotonic()
 
         def on_node(identity: str) -> None:
             times.append((time.monotonic() - start) * 1000)
-            self.out(f"{identity:<40} time={times[-1]:.2f} ms")
+            if self.args.json:
+                replies.append({"sender": identity, "time": round(times[-1], 2)})
+            else:
+                self.out(f"{identity:<40} time={times[-1]:.2f} ms")
 
         request = DiscoveryRequest(options.filter, collective, "", float(timeout),
                                    quiet=quiet if quiet > 0 else None)
         found = method.discover(request, on_node=on_node)
+        stats = RequestStats(discovered=0)
+        stats.responded = found
+        if self.args.json:
+            self.stdout.write(render_json(replies, self.stdout))
+            return self.halt(stats)
         self.out("\n\n---- ping statistics ----")
         if times:
             graph = spark(times) if (self.args.graph or config.plugin("rpc.graph")) else ""
@@ -64,6 +81,4 @@ class Ping(Application):
                      f"avg: {sum(times) / len(times):.2f} {graph}")
         else:
             self.out("No responses received")
-        stats = RequestStats(discovered=0)
-        stats.responded = found
         return self.halt(stats)

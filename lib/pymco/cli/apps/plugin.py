@@ -112,7 +112,7 @@ class Plugin(Application):
                     except DDLError as exc:
                         errors.append((f"data/{name}", str(exc)))
             else:
-                entries = [(name, "") for name in plugins.names(kind)]
+                entries = [(name, plugins.describe(kind, name)) for name in plugins.names(kind)]
             kinds.append((title, entries))
         return {"kinds": kinds, "errors": errors}
 

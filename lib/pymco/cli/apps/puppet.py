@@ -10,6 +10,7 @@ from typing import Any
 from pymco.cli.agent_apps import sender_lines
 from pymco.cli.application import Application
 from pymco.cli.apps.rpc import RpcRunner
+from pymco.cli.output import render_json
 from pymco.cli.puppet_runall import PuppetRunner
 from pymco.client.results import RequestStats, RPCResult
 from pymco.errors import ClientError
@@ -178,8 +179,17 @@ class Puppet(Application):
 
         return RpcRunner(self).call("puppet", "status", {}, printer=printer)
 
+    def json_out(self, results: list[RPCResult], stats: RequestStats) -> int | None:
+        """count and summary with `--json`: the replies they are computed from (`[]` when none)."""
+        if not self.args.json:
+            return None
+        self.stdout.write(render_json(sorted(results, key=lambda r: r.sender), self.stdout))
+        return self.halt(stats)
+
     def count_command(self) -> int:
         results, stats = self.collect("status")
+        if (code := self.json_out(results, stats)) is not None:
+            return code
         ok = [r.data for r in results if r.ok]
 
         def tally(field: str, value: bool) -> int:
@@ -204,6 +214,8 @@ class Puppet(Application):
 
     def summary_command(self) -> int:
         results, stats = self.collect("last_run_summary")
+        if (code := self.json_out(results, stats)) is not None:
+            return code
         self.out(f"Summary statistics for {len(results)} nodes:")
         self.out()
         for label, field in _SUMMARY_ROWS:

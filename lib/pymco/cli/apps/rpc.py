@@ -60,13 +60,15 @@ class RpcRunner:
         if app.args.verbose and not client.skips_discovery:
             app.stderr.write(f"{stats.discovered}\n")
         progress.finish()
-        if not stats.discovered:
-            app.err("\nNo request sent, we did not discover any nodes.")
-            return app.halt(stats)
         if args.sort:
             results.sort(key=lambda r: r.sender)
-        if json_out:
+        if json_out:  # `[]` when nothing matched, as Ruby: `jq` and json.load need a document
+            if not stats.discovered:
+                app.err("\nNo request sent, we did not discover any nodes.")
             app.stdout.write(render_json(results, app.stdout))
+            return app.halt(stats)
+        if not stats.discovered:
+            app.err("\nNo request sent, we did not discover any nodes.")
             return app.halt(stats)
         if printer is not None:
             printer(results)
