@@ -4,8 +4,9 @@ The rules are the agent's: installing a present package without a version
 fails with "Package is already installed"; updating or uninstalling an
 absent one fails with "Package is not present on the system"; purge refuses
 only a package that left no trace.  Failures still return the package's
-status.  The work is done by the node's package provider (pymco.package):
-apt/dpkg on Debian-family nodes, dnf/yum/rpm on Red Hat-family nodes.
+status.  The work is done by the node's package provider (pymco.package),
+chosen from the package tool the node has (apt/dpkg, else dnf or yum with
+rpm), never from its facts; a missing tool fails the request (status 1).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _wire(value: Any) -> Any:
 
 class Package(Agent):
     def provider(self) -> PackageProvider:
-        return make_provider(provider_name(self.config, self.node.fact("os.family")), self.config)
+        return make_provider(provider_name(self.config), self.config)
 
     def fill(self, reply, properties: dict[str, Any]) -> None:
         for key, value in properties.items():

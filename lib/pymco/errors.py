@@ -121,6 +121,14 @@ class RPCAborted(RPCError):
     status = 1
 
 
+class ToolMissing(RPCAborted):
+    """A tool an action needs is not installed on the node: the request was not carried out (status 1).
+
+    Never answered as if the tool had spoken: a package agent without rpm must
+    not report packages `absent`.
+    """
+
+
 class AuthorizationDenied(RPCAborted):
     """An authorization plugin refused a request (status 1).
 

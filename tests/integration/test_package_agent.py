@@ -170,8 +170,41 @@ def test_count_and_md5_match_dpkg(node):
 def test_yum_actions_fail_cleanly_on_debian(node):
     cluster, repo = node
     reply = rpc(cluster, "yum_checkupdates")
-    assert reply["statuscode"] == 5
-    assert reply["statusmsg"] == "Cannot find yum at /usr/bin/yum"
+    assert reply["statuscode"] == 1
+    assert reply["statusmsg"] == "Cannot find yum at /usr/bin/yum: the yum package provider cannot work on this node"
+
+
+@pytest.fixture(scope="module")
+def misled(node):
+    """Issue 12: a Debian node whose facts say RedHat, and one told to use dnf, which it lacks."""
+    cluster, repo = node
+    cluster.add_node("rh01", facts={"os": {"family": "RedHat", "name": "CentOS"}, "osfamily": "RedHat"})
+    cluster.add_node("dnf01", **{"plugin.package.provider": "dnf"})
+    cluster.wait([cluster.nodes["rh01"], cluster.nodes["dnf01"]])
+    return cluster
+
+
+def test_the_provider_comes_from_the_node_not_its_facts(misled):
+    bash = run(["dpkg-query", "-W", "-f", "${Version}", "bash"]).stdout
+    result = misled.mco("rpc", "package", "status", "package=bash", "-I", "rh01", "--json")
+    assert result.rc == 0, result
+    [reply] = json.loads(result.out)
+    assert (reply["statuscode"], reply["data"]["ensure"], reply["data"]["provider"]) == (0, bash, "apt")
+    result = misled.mco("package", "status", "bash", "-I", "rh01")
+    assert f"rh01: bash-{bash}" in result.out, result
+
+
+def test_a_missing_package_tool_fails_the_request_never_absent(misled):
+    result = misled.mco("rpc", "package", "status", "package=bash", "-I", "dnf01", "--json")
+    assert result.rc == 2, result
+    [reply] = json.loads(result.out)
+    assert reply["statuscode"] == 1
+    assert reply["statusmsg"] == "Cannot find dnf at /usr/bin/dnf: the dnf package provider cannot work on this node"
+    assert reply["data"].get("ensure") != "absent"
+    result = misled.mco("package", "status", "bash", "-I", "dnf01")
+    assert result.rc == 2, result
+    assert "dnf01: Cannot find dnf at /usr/bin/dnf" in result.out
+    assert "absent" not in result.out
 
 
 def test_application_usage_errors(node):

@@ -33,7 +33,7 @@ class PackageData(DataPlugin):
     def query(self, arg: str | None) -> dict[str, Any]:
         config = self.node.config
         try:
-            props = make_provider(provider_name(config, self.node.fact("os.family")), config).status(arg or "")
+            props = make_provider(provider_name(config), config).status(arg or "")
         except PymcoError as exc:
             log.warning("Could not get status for package %s: %s", arg, exc)
             return {}

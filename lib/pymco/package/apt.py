@@ -102,11 +102,10 @@ class AptProvider(PackageProvider):
         command = [self.require(), "-q", "-y", "-o", f"DPkg::Lock::Timeout={lock}", *args]
         return self.run(command).stdout
 
-    def dpkg_query(self) -> str:
-        return self.path("dpkg_query", "/usr/bin/dpkg-query")
-
     def status(self, package: str) -> dict[str, Any]:
-        result = self.run([self.dpkg_query(), "-W", "-f", _QUERY_FORMAT, "--", package], check=False)
+        self.require()
+        dpkg_query = self.require(("dpkg_query", "/usr/bin/dpkg-query"))
+        result = self.run([dpkg_query, "-W", "-f", _QUERY_FORMAT, "--", package], check=False)
         props = parse_dpkg_query(result.stdout, package) if result.ok else None
         if props is None:
             # dpkg-query knows nothing of it (exit 1): Puppet's dpkg provider calls that purged

@@ -14,7 +14,7 @@ import os
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from pymco.errors import ActionFailed
+from pymco.errors import ActionFailed, ToolMissing
 from pymco.shell import CommandResult, run_command
 
 __all__ = ["PackageProvider", "NOT_INSTALLED", "md5_of", "outdated"]
@@ -61,12 +61,13 @@ class PackageProvider(ABC):
 
         return shutil.which(os.path.basename(default)) or default
 
-    def require(self) -> str:
-        """The provider's main tool, or ActionFailed in MCollective's words when it is missing."""
-        setting, default = self.tool
+    def require(self, tool: tuple[str, str] | None = None) -> str:
+        """A tool's path (the provider's main one by default); ToolMissing (status 1) when it is not there."""
+        setting, default = tool or self.tool
         path = self.path(setting, default)
         if not os.path.exists(path):
-            raise ActionFailed(f"Cannot find {os.path.basename(default)} at {default}")
+            raise ToolMissing(f"Cannot find {os.path.basename(default)} at {path}: "
+                              f"the {self.name} package provider cannot work on this node")
         return path
 
     @staticmethod

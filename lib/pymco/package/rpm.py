@@ -70,9 +70,10 @@ class DnfProvider(PackageProvider):
         return self.run([self.require(), "-y", "-q", *args]).stdout
 
     def rpm(self) -> str:
-        return self.path("rpm", "/bin/rpm")
+        return self.require(("rpm", "/usr/bin/rpm"))
 
     def status(self, package: str) -> dict[str, Any]:
+        self.require()
         result = self.run([self.rpm(), "-q", "--qf", _RPM_FORMAT, "--", package], check=False)
         props = parse_rpm_query(result.stdout, self.name) if result.ok else None
         return props or {"ensure": "absent", "name": package, "provider": self.name}
