@@ -69,6 +69,8 @@ class RpcRunner:
             return app.halt(stats)
         if not stats.discovered:
             app.err("\nNo request sent, we did not discover any nodes.")
+            if printer is None:
+                app.stdout.write("\n\n")  # Ruby's printrpc of no results
             return app.halt(stats)
         if printer is not None:
             printer(results)
