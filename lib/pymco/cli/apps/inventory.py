@@ -150,11 +150,12 @@ class Inventory(Application):
         stats = self.rpc_client("rpcutil").call("inventory", {}, on_result=results.append)
         if not stats.discovered:
             self.err("\nNo request sent, we did not discover any nodes.")
-        for result in sorted(results, key=lambda r: r.sender):
-            if result.ok:
-                self.stdout.write(template.render(result.sender, result.data))
-            else:
+        for result in results:
+            if not result.ok:
                 self.err(f"Failed to retrieve inventory for {result.sender}: {result.statusmsg}")
+        answered = sorted((r for r in results if r.ok), key=lambda r: r.sender)
+        for index, result in enumerate(answered):
+            self.stdout.write(template.render(result.sender, result.data, index, len(answered)))
         return self.halt(stats)
 
     @staticmethod
