@@ -129,3 +129,23 @@ def test_unknown_collective(fleet):
     message = "Unknown collective 'nosuch' known collectives are"
     assert pymco.rc == ruby.rc == 1
     assert message in ruby.err and message in pymco.err and pymco.out == ""
+
+
+def test_plugin_doc_describes_every_kind_as_ruby(fleet):
+    ruby, pymco = both(fleet, "plugin", "doc")
+    assert pymco.rc == ruby.rc == 0
+
+    def sections(out):
+        found, title = {}, None
+        for line in out.splitlines():
+            if line.endswith(":") and not line.startswith(" "):
+                title = line
+            elif line.startswith("  ") and title:
+                found.setdefault(title, {})[line.split()[0]] = line
+        return found
+
+    ours, theirs = sections(pymco.out), sections(ruby.out)
+    for title in ("Aggregate:", "Connectors:", "Discovery Methods:", "Validator Plugins:"):
+        assert all(len(line.split()) > 1 for line in ours[title].values()), ours[title]  # every one described
+        for name, line in theirs[title].items():
+            assert ours[title][name] == line

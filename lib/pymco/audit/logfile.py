@@ -36,7 +36,9 @@ from typing import Any
 from pymco.audit.base import AuditProvider, AuditRecord
 from pymco.config import Config
 from pymco.errors import ConfigError, UnknownRPCError
-from pymco.protocol.marshal import Symbol
+from pymco.rubytext import escape_char as _escape_char
+from pymco.rubytext import inspect as ruby_inspect
+from pymco.rubytext import ruby_float as _ruby_float
 
 log = logging.getLogger(__name__)
 
@@ -44,93 +46,6 @@ __all__ = ["LogfileAudit", "mcollective_lines", "json_line", "ruby_inspect", "DE
 
 DEFAULT_AUDIT_LOG = "/var/log/pymco/pymco-audit.log"
 FORMATS = ("mcollective", "json")
-
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*[?!]?$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e", "\x07": "\\a",
-            "\b": "\\b", "\f": "\\f", "\v": "\\v"}
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\u0080-\u009f\u2028\u2029]|#(?=[{$@])')
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group(0)
-    if char == "#":
-        return "\\#"
-    if char in _ESCAPES:
-        return _ESCAPES[char]
-    return f"\\u{ord(char):04X}" if ord(char) > 0x7f else f"\\x{ord(char):02X}"
-
-
-def _ruby_str(text: str) -> str:
-    return '"' + _NEEDS_ESCAPE.sub(_escape_char, text) + '"'
-
-
-def _ruby_bytes(raw: bytes) -> str:
-    try:
-        return _ruby_str(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        out = []
-        for b in raw:
-            ch = chr(b)
-            if b >= 0x80:
-                out.append(f"\\x{b:02X}")
-            elif _NEEDS_ESCAPE.match(ch) and ch != "#":
-                out.append(_escape_char(_NEEDS_ESCAPE.match(ch)))  # type: ignore[arg-type]
-            else:
-                out.append(ch)
-        return '"' + "".join(out).replace("#{", "\\#{") + '"'
-
-
-def _ruby_float(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return f"{mantissa}e{exponent}"
-    return text
-
-
-def _ruby_symbol(name: str) -> str:
-    return ":" + name if _SYMBOL.match(name) else ":" + _ruby_str(name)
-
-
-def ruby_inspect(value: Any, depth: int = 0, symbol_keys: bool = False) -> str:
-    """Ruby 3.1's `inspect` of Marshal-shaped data, on one line.
-
-    Symbol keys print as `:key`; `symbol_keys` prints every key of the outer
-    hash so (a request's data keys are Symbols on the wire, plain str here).
-    """
-    if depth > 64:
-        return "..."
-    if value is None:
-        return "nil"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _ruby_float(value)
-    if isinstance(value, str):
-        return _ruby_str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return _ruby_bytes(bytes(value))
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(ruby_inspect(v, depth + 1) for v in value) + "]"
-    if isinstance(value, dict):
-        parts = []
-        for key, item in value.items():
-            symbol = isinstance(key, Symbol) or (symbol_keys and isinstance(key, str))
-            head = _ruby_symbol(key) if symbol else ruby_inspect(key, depth + 1)
-            parts.append(f"{head}=>{ruby_inspect(item, depth + 1)}")
-        return "{" + ", ".join(parts) + "}"
-    return _ruby_str(str(value))
-
 
 def _field(text: str) -> str:
     """A bare field of the line format: control characters (and nothing else) escaped."""

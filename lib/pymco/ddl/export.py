@@ -21,6 +21,7 @@ from typing import Any
 from pymco import plugins
 from pymco.ddl.model import AgentDDL, InputSpec
 from pymco.errors import DDLError, PluginError
+from pymco.rubytext import inspect
 
 __all__ = ["to_choria", "to_ruby", "ruby_literal", "ruby_validation", "ruby_aggregates", "CHORIA_SCHEMA"]
 
@@ -40,14 +41,8 @@ def ruby_string(text: str) -> str:
 
 def ruby_literal(value: Any) -> str:
     """Python data as Ruby source; mapping keys become symbols."""
-    if value is None:
-        return "nil"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return inspect(value)
     if isinstance(value, str):
         return ruby_string(value)
     if isinstance(value, list):
