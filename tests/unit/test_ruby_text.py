@@ -27,7 +27,8 @@ DDL = AgentDDL.from_dict({
 
 
 def test_inspect_and_to_s():
-    assert inspect({"family": "Debian", "release": {"full": "12.11"}}) == '{"family"=>"Debian", "release"=>{"full"=>"12.11"}}'
+    nested = {"family": "Debian", "release": {"full": "12.11"}}
+    assert inspect(nested) == '{"family"=>"Debian", "release"=>{"full"=>"12.11"}}'
     assert inspect([1, "a", True, None, 2.5, 1e20]) == '[1, "a", true, nil, 2.5, 1.0e+20]'
     assert inspect({"pong": 1}, symbol_keys=True) == "{:pong=>1}"
     assert [to_s(v) for v in ("web", None, False, 3, [1, "a"])] == ["web", "", "false", "3", '[1, "a"]']

@@ -4,10 +4,11 @@ MCollective's inventory scripts were Ruby code run by `eval` on the client;
 a template gives the same reports without running code: it is rendered in
 jinja2's sandbox once per node, with the variables of MCollective's
 inventory DSL (`identity`, `facts`, `classes`, `agents`, `collectives`, plus
-`data_plugins`, `main_collective`, `time`, and `index`/`total` for headings).  Values print as Ruby printed
-them (`{{ facts.os }}` gives `{"family"=>"Debian"}`, a missing fact prints
-nothing, as Ruby's nil), and `"%-20s %s"|format(identity, facts.role)` is
-Ruby's `format`/`fields` pair.  docs/inventory.md ports a Ruby script.
+`data_plugins`, `main_collective`, `time`, and `index`/`total` for
+headings).  Values print as Ruby printed them (`{{ facts.os }}` gives
+`{"family"=>"Debian"}`, a missing fact prints nothing, as Ruby's nil), and
+`"%-20s %s"|format(identity, facts.role)` is Ruby's `format`/`fields` pair.
+docs/inventory.md ports Ruby scripts.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class InventoryTemplate:
                                    lstrip_blocks=True, keep_trailing_newline=True, finalize=_plain)
         env.filters["format"] = _format
         env.filters["inspect"] = _inspect
-        env.filters["to_s"] = lambda value: _plain(value) if isinstance(value, jinja2.Undefined) else to_s(value)
+        env.filters["to_s"] = lambda value: "" if isinstance(value, jinja2.Undefined) else to_s(value)
         try:
             with open(path, encoding="utf-8") as handle:
                 source = handle.read()
@@ -75,8 +76,9 @@ class InventoryTemplate:
 
     def render(self, sender: str, data: dict[str, Any], index: int = 0, total: int = 1) -> str:
         """One node's report; `index` (from 0) and `total` let a template print a heading once, or a footer."""
-        context = {"index": index, "total": total, "identity": sender, "facts": data.get("facts") or {}, "classes": data.get("classes") or [],
-                   "agents": data.get("agents") or [], "collectives": data.get("collectives") or [],
+        context = {"index": index, "total": total, "identity": sender, "facts": data.get("facts") or {},
+                   "classes": data.get("classes") or [], "agents": data.get("agents") or [],
+                   "collectives": data.get("collectives") or [],
                    "data_plugins": data.get("data_plugins") or [], "main_collective": data.get("main_collective"),
                    "time": self.time}
         try:

@@ -62,13 +62,12 @@ class RpcRunner:
         progress.finish()
         if args.sort:
             results.sort(key=lambda r: r.sender)
+        if not stats.discovered:
+            app.err("\nNo request sent, we did not discover any nodes.")
         if json_out:  # `[]` when nothing matched, as Ruby: `jq` and json.load need a document
-            if not stats.discovered:
-                app.err("\nNo request sent, we did not discover any nodes.")
             app.stdout.write(render_json(results, app.stdout))
             return app.halt(stats)
         if not stats.discovered:
-            app.err("\nNo request sent, we did not discover any nodes.")
             if printer is None:
                 app.stdout.write("\n\n")  # Ruby's printrpc of no results
             return app.halt(stats)
