@@ -136,3 +136,16 @@ def test_no_color(monkeypatch):
     assert Colour.for_stream(Tty()).enabled
     monkeypatch.setenv("NO_COLOR", "1")
     assert not Colour.for_stream(Tty()).enabled
+
+
+def test_summaries_come_in_rubys_order_by_output_name():
+    ddl = AgentDDL.from_dict({
+        "metadata": DDL.metadata.as_dict(),
+        "actions": [{"action": "get", "description": "d", "display": "always",
+                     "output": {"version": {"description": "v", "display_as": "Version"},
+                                "agents": {"description": "a", "display_as": "Agents"}},
+                     "aggregate": [{"function": "summary", "args": ["version"]},
+                                   {"function": "summary", "args": ["agents"]}]}]})
+    aggregator = Aggregator(ddl.action("get"))
+    aggregator.process({"version": "1.0", "agents": ["rpcutil"]})
+    assert [label for label, _ in aggregator.results()] == ["Agents", "Version"]

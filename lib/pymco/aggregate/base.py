@@ -81,9 +81,9 @@ class Aggregator:
                 self.failures.append((function.output, "process_result"))
 
     def results(self) -> list[tuple[str, str]]:
-        """(display_as, text) per function; text '' means nothing could be computed."""
+        """(display_as, text) per function, by output name as Ruby sorts them; text '' means nothing computed."""
         out = []
-        for function in self.functions:
+        for function in sorted(self.functions, key=lambda f: f.output):
             try:
                 text = function.summarize()
             except Exception as exc:  # noqa: BLE001
