@@ -149,3 +149,14 @@ def test_plugin_doc_describes_every_kind_as_ruby(fleet):
         assert all(len(line.split()) > 1 for line in ours[title].values()), ours[title]  # every one described
         for name, line in theirs[title].items():
             assert ours[title][name] == line
+
+
+def test_summaries_in_rubys_order(fleet):
+    ruby, pymco = both(fleet, "rpc", "rpcutil", "daemon_stats", "-I", "py01", "--np")
+    assert pymco.rc == ruby.rc == 0
+
+    def summaries(out):
+        return out[out.index("Summary of"):out.index("Finished processing")]
+
+    assert summaries(pymco.out) == summaries(ruby.out)
+    assert summaries(ruby.out).index("Summary of Agents") < summaries(ruby.out).index("Summary of Version")
