@@ -159,4 +159,6 @@ def test_summaries_in_rubys_order(fleet):
         return out[out.index("Summary of"):out.index("Finished processing")]
 
     assert summaries(pymco.out) == summaries(ruby.out)
+    times = re.compile(r"^ +Times: \{:utime=>.*$", re.M)  # the node's Symbol keys, as Ruby prints them
+    assert times.search(pymco.out) and times.search(ruby.out)
     assert summaries(ruby.out).index("Summary of Agents") < summaries(ruby.out).index("Summary of Version")

@@ -149,3 +149,12 @@ def test_summaries_come_in_rubys_order_by_output_name():
     aggregator = Aggregator(ddl.action("get"))
     aggregator.process({"version": "1.0", "agents": ["rpcutil"]})
     assert [label for label, _ in aggregator.results()] == ["Agents", "Version"]
+
+
+def test_symbol_keys_from_the_wire_print_as_symbols():
+    from pymco.client.results import plain
+    from pymco.protocol.marshal import Symbol
+
+    data = plain({Symbol("times"): {Symbol("utime"): 0.5, "name": "x"}})
+    assert data["times"]["utime"] == 0.5  # still looked up by name
+    assert inspect(data) == '{:times=>{:utime=>0.5, "name"=>"x"}}'

@@ -11,11 +11,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymco.protocol.marshal import Symbol
+
 __all__ = ["RPCResult", "RequestStats", "plain"]
 
 
 def plain(value: Any) -> Any:
-    """Wire data as plain Python: Symbol keys to str, bytes to str where UTF-8."""
+    """Wire data as plain Python: bytes to str where UTF-8, Symbol values to str.
+
+    Symbol keys stay Symbols (a str that compares and hashes as its name), so
+    the client prints `{:utime=>0.2}` where the node sent Symbols, as Ruby does.
+    """
     if isinstance(value, dict):
         return {plain_key(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -31,6 +37,8 @@ def plain(value: Any) -> Any:
 
 
 def plain_key(key: Any) -> Any:
+    if isinstance(key, Symbol):
+        return key
     if isinstance(key, str):
         return str.__str__(key)
     if isinstance(key, bytes):
