@@ -183,7 +183,8 @@ class Client:
     """A client for one agent, configured like `mco` (SimpleRPC's `rpcclient`).
 
     Options are the `mco` ones: `collective` (-T), `timeout` (-t), `discovery_timeout`
-    (--dt), `discovery_method` (--dm), `discovery_options` (--do), `limit` ("N" or "N%"),
+    (--dt), `discovery_quiet` (--dq), `discovery_method` (--dm), `discovery_options` (--do),
+    `limit` ("N" or "N%"),
     `limit_method` ("first"/"random"), `limit_seed`, `batch_size` ("N" or "N%"),
     `batch_sleep`, `ttl`, `reply_to`, `connection_timeout`.  They may also be
     set as attributes between calls.  As in SimpleRPC, the nodes discovered by
@@ -191,13 +192,14 @@ class Client:
     or `reset()` is called.
     """
 
-    _OPTIONS = ("collective", "timeout", "discovery_timeout", "discovery_method", "discovery_options", "limit",
+    _OPTIONS = ("collective", "timeout", "discovery_timeout", "discovery_quiet", "discovery_method", "discovery_options", "limit",
                 "limit_method", "limit_seed", "batch_size", "batch_sleep", "ttl", "reply_to")
 
     def __init__(self, agent: str, config: str | os.PathLike[str] | Config | None = None, *,
                  ddl: AgentDDL | None = None, connection_timeout: float | None = None,
                  collective: str | None = None, timeout: float | None = None,
-                 discovery_timeout: float | None = None, discovery_method: str | None = None,
+                 discovery_timeout: float | None = None, discovery_quiet: float | None = None,
+                 discovery_method: str | None = None,
                  discovery_options: list[str] | None = None, limit: str | int | None = None,
                  limit_method: str | None = None, limit_seed: int | None = None,
                  batch_size: str | int | None = None, batch_sleep: float | None = None,
@@ -208,6 +210,7 @@ class Client:
         self.collective = collective
         self.timeout = timeout
         self.discovery_timeout = discovery_timeout
+        self.discovery_quiet = discovery_quiet
         self.discovery_method = discovery_method
         self.discovery_options = list(discovery_options) if discovery_options is not None else None
         self.limit = limit
@@ -272,7 +275,8 @@ class Client:
         method = self.discovery_method
         options = self.discovery_options
         return CallOptions(filter=self.filter.copy(), collective=self.collective, timeout=self.timeout,
-                           discovery_timeout=self.discovery_timeout, discovery_method=method,
+                           discovery_timeout=self.discovery_timeout, quiet_window=self.discovery_quiet,
+                           discovery_method=method,
                            discovery_options=list(options if options is not None
                                                   else self.config.default_discovery_options),
                            ttl=self.ttl, limit=None if self.limit is None else str(self.limit),
