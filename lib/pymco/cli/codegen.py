@@ -70,7 +70,7 @@ def _input(spec: InputSpec) -> dict[str, Any]:
     if spec.maxlength:
         notes.append(f"at most {spec.maxlength} characters")
     return {"name": spec.name, "param": _identifier(spec.name), "annotation": annotation, "default": default,
-            "doc": _doc(f"{spec.description} ({spec.type}; {', '.join(notes)})")}
+            "optional": spec.optional, "doc": _doc(f"{spec.description} ({spec.type}; {', '.join(notes)})")}
 
 
 def client_module(ddl: AgentDDL) -> str:
@@ -78,8 +78,8 @@ def client_module(ddl: AgentDDL) -> str:
     actions = []
     for spec in ddl.actions.values():
         inputs = [_input(i) for i in spec.inputs.values()]
-        # required arguments first: easier to read, and keyword-only arguments may come in any order
-        inputs.sort(key=lambda i: (i["default"] is not None, i["param"]))
+        # required arguments first (those without a default leading): keyword-only, so any order works
+        inputs.sort(key=lambda i: (i["optional"], i["default"] is not None, i["param"]))
         outputs = [(key, _doc(out.description)) for key, out in spec.outputs.items()]
         actions.append({"name": spec.name, "method": _identifier(spec.name), "description": _doc(spec.description),
                         "inputs": inputs, "outputs": outputs})
