@@ -84,4 +84,4 @@ def test_simplerpc_filters_discovery_stats_and_validation(ruby_client):
     assert "Value: web" in result.out and "db1" not in result.out.split("replies:")[0]
     assert "replies: db1\n" in result.out
     assert "no response from: ghost\n" in result.out
-    assert "refused: Cannot validate input fact: value should match" in result.out  # the exported DDL
+    assert "refused: Cannot validate input fact: value should match" in result.out
