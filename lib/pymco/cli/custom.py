@@ -19,11 +19,9 @@ MCollective's common, filter and RPC options, the pipeline options
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import inspect
 import logging
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 from pymco.cli.application import Application
@@ -138,16 +136,14 @@ def libdir_applications(config_path: str | None = None) -> dict[str, str]:
 
 def load_file_application(name: str, path: str) -> type[Application]:
     """The `CustomApplication` (or `Application`) subclass a libdir file defines; PluginError if none."""
+    from pymco.plugins import import_file
+
     module_name = f"pymco_application_{name}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"cannot load the application file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        module = import_file(module_name, path)
+    except PluginError:
+        raise
     except Exception as exc:  # noqa: BLE001 - an operator's file: one line naming it, not a traceback
-        sys.modules.pop(module_name, None)
         raise PluginError(f"cannot load the application file {path}: {type(exc).__name__}: {exc}") from None
     classes = [obj for obj in vars(module).values()
                if inspect.isclass(obj) and issubclass(obj, Application) and obj.__module__ == module_name]
