@@ -157,8 +157,11 @@ class Call:
         return self
 
     def join(self) -> None:
-        """Block until the gathering thread ended (after an abandoned iteration)."""
-        self._abandoned = True
+        """Block until every reply is in or the call timed out (or, abandoned, until its next reply).
+
+        The replies stay queued for an iteration that is still going on, so a
+        loop over one call may make other calls on the same client.
+        """
         self._thread.join()
 
     def format(self, sort: bool = False, display: str | None = None, verbose: bool = False,

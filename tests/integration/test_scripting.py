@@ -255,3 +255,13 @@ def test_bad_pipeline_options_are_one_line(nodes):
     assert result.rc == 1 and "--filter-replies" in result.err and "Traceback" not in result.err
     result = cluster.mco("rpc", "rpcutil", "ping", "--jsonl", "--json", config=config)
     assert result.rc == 1 and "cannot be combined" in result.err
+
+
+def test_api_calls_inside_a_loop_over_another_call(nodes):
+    cluster, config, _ = nodes
+    with Client("rpcutil", config) as mc:
+        roles = {}
+        for result in mc.call("ping"):
+            with_role = mc.call("get_fact", fact="role").wait()
+            roles[result.sender] = len(with_role.results)
+        assert roles == {"db1": 3, "web1": 3, "web2": 3}
