@@ -9,7 +9,8 @@ command's nodes:
         | mco rpc package install package=nginx
 
 `--do text|json|jsonl|auto` forces a format (auto: JSON when the input starts
-with `[`, JSON lines when it starts with `{`).  Identity filters still apply to the list, exact or /regex/.
+with `[`, JSON lines when it starts with `{`).  Identity filters still apply
+to the list, exact or /regex/.
 """
 
 from __future__ import annotations

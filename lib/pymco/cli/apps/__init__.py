@@ -7,6 +7,7 @@ Third-party applications register under the entry-point group
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ APPLICATIONS: dict[str, str] = {
 }
 
 
+_FILE = "file:"  # a libdir application: "file:<path>"
+
+
 def _table(config: str | None) -> dict[str, str]:
     from importlib.metadata import entry_points
 
@@ -43,9 +47,6 @@ def _table(config: str | None) -> dict[str, str]:
     return table
 
 
-_FILE = "file:"
-
-
 def application_names(config: str | None = None) -> list[str]:
     """Names of applications that can actually be loaded (libdir ones from the client config `config`)."""
     from pymco.errors import PymcoError
@@ -55,9 +56,7 @@ def application_names(config: str | None = None) -> list[str]:
         try:
             if find_application(name, config) is not None:
                 names.append(name)
-        except PymcoError as exc:
-            import logging
-
+        except PymcoError as exc:  # a broken libdir file: listed by its error, not fatal to `mco help`
             logging.getLogger(__name__).warning("%s", exc)
     return names
 
