@@ -53,6 +53,7 @@ Result = RPCResult
 Stats = RequestStats
 
 _END = object()
+_PENDING = object()
 
 
 def load_client_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -89,17 +90,13 @@ def format_stats(stats: Stats, results: list[Result] | None = None, ddl: AgentDD
     return "\n" + render_stats(stats, Colour(colour), aggregates, caption=caption, verbose=verbose)
 
 
-class _Abandoned(Exception):
-    """The iterating side stopped reading: end the gathering thread at the next reply."""
-
-
 class Call:
     """One request: iterate for `Result`s as they arrive; `stats` once the iteration ended.
 
     Every result seen is also kept in `results`, so `print()` can show the
     whole call afterwards as `mco rpc` does.  Leaving the loop early is fine:
-    the request is abandoned at the next reply (or its timeout), and the
-    client's next call waits for that.
+    iterating again goes on with the next reply, and the client's next call
+    starts once this one has all its replies (or timed out).
     """
 
     def __init__(self, client: "Client", rpc: RPCClient, action: str, arguments: dict[str, Any]) -> None:
@@ -110,43 +107,31 @@ class Call:
         self.results: list[Result] = []
         self.stats: Stats | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._abandoned = False
+        self._end: Any = _PENDING  # the gathering's outcome: its stats or the exception it raised
         self._thread = threading.Thread(target=self._gather, args=(rpc, action, arguments),
                                         name=f"pymco-call-{self.agent}-{action}", daemon=True)
         self._thread.start()
 
     def _gather(self, rpc: RPCClient, action: str, arguments: dict[str, Any]) -> None:
-        def on_result(result: Result) -> None:
-            if self._abandoned:
-                raise _Abandoned()
-            self._queue.put(result)
-
         try:
-            self._queue.put((_END, rpc.call(action, arguments, on_result=on_result)))
-        except _Abandoned:
-            self._queue.put((_END, None))
+            self._queue.put((_END, rpc.call(action, arguments, on_result=self._queue.put)))
         except BaseException as exc:  # handed to the iterating thread, which raises it
             self._queue.put((_END, exc))
 
     def __iter__(self) -> Iterator[Result]:
-        try:
-            while self.stats is None:
-                item = self._queue.get()
-                if isinstance(item, tuple) and item and item[0] is _END:
-                    self._finish(item[1])
-                    return
-                self.results.append(item)
-                yield item
-        finally:
-            if self.stats is None:
-                self._abandoned = True
+        while self.stats is None:
+            item = self._queue.get() if self._end is _PENDING else (_END, self._end)
+            if isinstance(item, tuple) and item and item[0] is _END:
+                self._end = item[1]
+                self._finish(item[1])
+                return
+            self.results.append(item)
+            yield item
 
     def _finish(self, outcome: Any) -> None:
         self._thread.join()
         if isinstance(outcome, BaseException):
             raise outcome
-        if outcome is None:
-            raise ClientError(f"the {self.agent}#{self.action} call was abandoned")
         self.stats = outcome
         self.client.stats = outcome
 
@@ -157,7 +142,7 @@ class Call:
         return self
 
     def join(self) -> None:
-        """Block until every reply is in or the call timed out (or, abandoned, until its next reply).
+        """Block until every reply is in or the call timed out.
 
         The replies stay queued for an iteration that is still going on, so a
         loop over one call may make other calls on the same client.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pymco.api import Client
-from pymco.errors import ClientError, DDLValidationError, FilterSyntaxError
+from pymco.errors import ClientError, DDLValidationError, FilterSyntaxError, PymcoError
 from tests.support.cluster import BIN, wait_for
 
 pytestmark = pytest.mark.integration
@@ -106,12 +106,29 @@ def test_api_errors_are_pymco_errors_raised_before_sending(nodes):
             mc.call("ping")
 
 
-def test_api_abandoned_iteration_then_a_new_call(nodes):
+def test_api_leaving_the_loop_early_and_coming_back(nodes):
     cluster, config, _ = nodes
     with Client("rpcutil", config, timeout=3) as mc:
+        mc.identity_filter("web1").identity_filter("db1").identity_filter("ghost")
+        call = mc.call("ping")
+        first = next(iter(call))
+        rest = list(call)  # goes on with the next reply, then ends with the stats
+        assert sorted([first.sender] + [r.sender for r in rest]) == ["db1", "web1"]
+        assert call.stats.noresponsefrom == ["ghost"] and list(call) == []
+        mc.reset_filter()
         for _ in mc.call("ping"):
             break
         assert names(mc.call("ping").wait().results) == ["db1", "web1", "web2"]
+
+
+def test_api_a_failed_call_raises_again_instead_of_hanging(nodes):
+    cluster, config, _ = nodes
+    with Client("rpcutil", config) as mc:
+        mc.discovery_method, mc.discovery_options = "flatfile", ["/nonexistent/nodes.txt"]
+        call = mc.call("ping")
+        for _ in range(2):
+            with pytest.raises(PymcoError):
+                call.wait()
 
 
 def test_api_clients_in_threads(nodes):
