@@ -282,3 +282,22 @@ def test_api_calls_inside_a_loop_over_another_call(nodes):
             with_role = mc.call("get_fact", fact="role").wait()
             roles[result.sender] = len(with_role.results)
         assert roles == {"db1": 3, "web1": 3, "web2": 3}
+
+
+def test_entry_point_application(nodes, tmp_path):
+    cluster, config, _ = nodes
+    (tmp_path / "pingcount.py").write_text(
+        "from pymco.cli.custom import CustomApplication\n\n\n"
+        "class PingCount(CustomApplication):\n"
+        "    name = 'pingcount'\n    description = 'Count the nodes that answer'\n\n"
+        "    def main(self) -> int:\n"
+        "        call = self.client('rpcutil').call('ping').wait()\n"
+        "        self.out(str(call.stats.okcount))\n        return self.halt(call.stats)\n")
+    info = tmp_path / "pingcount-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pingcount\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pymco.application]\npingcount = pingcount:PingCount\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    result = cluster.mco("pingcount", "-F", "role=web", config=config, env=env)
+    assert result.rc == 0 and result.out == "2\n", result
+    assert "pingcount" in cluster.mco("help", config=config, env=env).out

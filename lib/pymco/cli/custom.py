@@ -90,12 +90,13 @@ class CustomApplication(Application):
         if not stats.discovered:
             self.err("\nNo request sent, we did not discover any nodes.")
         elif replies is None or not replies.streaming:
-            if args.sort:
+            if getattr(args, "sort", False):
                 kept.sort(key=lambda r: r.sender)
-            if args.json:
+            if getattr(args, "json", False):
                 self.stdout.write(render_json(kept, self.stdout))
             else:
-                self.stdout.write(format_results(kept, call.ddl, args.display, args.verbose, self.colour.enabled) +
+                display = getattr(args, "display", None)
+                self.stdout.write(format_results(kept, call.ddl, display, args.verbose, self.colour.enabled) +
                                   format_stats(stats, kept, call.ddl, f"{call.agent}#{call.action} call stats",
                                                args.verbose, self.colour.enabled))
         return self.halt(stats)
