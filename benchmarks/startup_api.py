@@ -2,8 +2,10 @@
 
 For a few `mco` commands it prints the median wall time over --reps runs and
 the modules imported, in this checkout and (with --base REV, default main)
-in that revision's `lib/`; and whether `pymco.api`, `pymco.cli.codegen` or
-`pymco.cli.custom` were imported.  `mco rpc rpcutil ping` runs against a
+in that revision's `lib/`; which of `pymco.api`, `pymco.cli.codegen`,
+`pymco.cli.custom` and `pymco.cli.pipeline` were imported, and what they
+cost by `python -X importtime` (microseconds; steadier than wall times on
+a loaded machine).  `mco rpc rpcutil ping` runs against a
 client config whose broker refuses at once (nothing listens on port 1), so
 every module a real call imports up to connecting is counted, without a
 broker.  It also prints what a script pays for `import pymco.api`.
@@ -40,6 +42,18 @@ sys.stderr.write("MODULES %d %s\\n" % (len(sys.modules), ",".join(m for m in {wa
 def commands(config: Path) -> dict[str, list[str]]:
     return {"mco help": ["help"], "mco rpc --help": ["rpc", "--help"],
             "mco rpc rpcutil ping": ["rpc", "rpcutil", "ping", "-c", str(config), "--connection-timeout", "1"]}
+
+
+def import_cost(args: list[str]) -> str:
+    """`-X importtime` microseconds of each scripting module a command imports (steadier than wall time)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", PROBE.format(watch=WATCH), *args],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    costs = []
+    for line in proc.stderr.splitlines():
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[2] in WATCH:
+            costs.append(f"{parts[2]} {parts[0]} us self, {parts[1]} us with what it imported first")
+    return ", ".join(costs) or "none"
 
 
 def measure(args: list[str], pythonpath: str | None, reps: int) -> tuple[float, str]:
@@ -85,6 +99,7 @@ def main() -> int:
                 median, modules = measure(args, path, opts.reps)
                 count, _, watched = modules.partition(" ")
                 print(f"{title:<24} {variant:<16} {median * 1000:>10.1f}  {count} / {watched or '-'}")
+            print(f"{'':<24} {'import cost':<16} {import_cost(args)}")
         times = []
         for _ in range(opts.reps):
             start = time.perf_counter()

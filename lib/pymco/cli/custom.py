@@ -19,7 +19,6 @@ MCollective's common, filter and RPC options, the pipeline options
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 from typing import TYPE_CHECKING, Any
@@ -147,7 +146,7 @@ def load_file_application(name: str, path: str) -> type[Application]:
     except Exception as exc:  # noqa: BLE001 - an operator's file: one line naming it, not a traceback
         raise PluginError(f"cannot load the application file {path}: {type(exc).__name__}: {exc}") from None
     classes = [obj for obj in vars(module).values()
-               if inspect.isclass(obj) and issubclass(obj, Application) and obj.__module__ == module_name]
+               if isinstance(obj, type) and issubclass(obj, Application) and obj.__module__ == module_name]
     if len(classes) != 1:
         raise PluginError(f"{path} must define exactly one Application subclass, it defines {len(classes)}")
     cls = classes[0]

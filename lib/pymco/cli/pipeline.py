@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pymco.client.results import RPCResult
-from pymco.errors import FilterSyntaxError
+if TYPE_CHECKING:  # imported by `mco rpc` before anything else: it must cost nothing
+    from pymco.client.results import RPCResult
 
 __all__ = ["add_arguments", "ReplyFilter", "ReplyOutput", "from_args"]
 
@@ -67,6 +67,7 @@ class ReplyFilter:
     """A --filter-replies expression, refused at start-up when malformed."""
 
     def __init__(self, expression: str) -> None:
+        from pymco.errors import FilterSyntaxError
         from pymco.matcher.compound import functions, parse_compound
 
         try:
