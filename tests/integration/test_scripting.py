@@ -301,3 +301,10 @@ def test_entry_point_application(nodes, tmp_path):
     result = cluster.mco("pingcount", "-F", "role=web", config=config, env=env)
     assert result.rc == 0 and result.out == "2\n", result
     assert "pingcount" in cluster.mco("help", config=config, env=env).out
+
+
+def test_custom_application_reads_nodes_from_a_pipe(nodes):
+    cluster, config, _ = nodes
+    proc = mco_pipe(config, "rpc rpcutil get_fact fact=role --filter-replies 'value=web' --jsonl", "roles")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "web: 2\n"
