@@ -64,7 +64,7 @@ def names(results):
 
 def test_api_streams_results_and_counts_the_silent(nodes):
     cluster, config, _ = nodes
-    with Client("rpcutil", config) as mc:
+    with Client("rpcutil", config, timeout=2) as mc:
         mc.identity_filter("web1").identity_filter("ghost")  # exact identities: no discovery
         seen = []
         call = mc.call("ping")
