@@ -15,7 +15,7 @@ from typing import Any
 
 from pymco.errors import PluginError
 
-__all__ = ["KINDS", "resolve", "names", "register", "describe"]
+__all__ = ["KINDS", "resolve", "names", "register", "describe", "import_file"]
 
 KINDS: dict[str, dict[str, str]] = {
     "connector": {
@@ -131,6 +131,27 @@ def _load_entry_points(kind: str) -> None:
 
     for ep in entry_points(group=f"pymco.{kind}"):
         KINDS[kind].setdefault(ep.name, ep.value)
+
+
+def import_file(module_name: str, path: str) -> Any:
+    """Import a Python file operators dropped into a folder (agents, applications) as `module_name`.
+
+    Whatever the file raises propagates; the half-imported module is not left in sys.modules.
+    """
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
 
 
 def register(kind: str, name: str, target: str) -> None:

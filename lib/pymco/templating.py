@@ -30,7 +30,7 @@ def _environment() -> jinja2.Environment:
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
-    env.filters.update(ruby=ruby_literal, ruby_validation=ruby_validation, yaml=_yaml_scalar)
+    env.filters.update(ruby=ruby_literal, ruby_validation=ruby_validation, yaml=_yaml_scalar, pyrepr=repr)
     return env
 
 

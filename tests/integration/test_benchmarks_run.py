@@ -51,3 +51,11 @@ def test_soak_runs(repo):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "lost outside outages     0 " in proc.stdout
     assert "broker restarted 1 times" in proc.stdout and "every node answering after" in proc.stdout
+
+
+def test_startup_api_runs(repo):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "startup_api.py"), "--reps", "1", "--base", ""],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("mco ")]
+    assert len(rows) == 3 and not any("pymco.api" in row for row in rows)

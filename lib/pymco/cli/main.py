@@ -18,8 +18,18 @@ from pymco.cli.apps import application_names, find_application
 __all__ = ["main"]
 
 
-def _known(stream) -> None:  # type: ignore[no-untyped-def]
-    names = application_names()
+def _config_option(argv: list[str]) -> str | None:
+    """The -c/--config value, so applications in the config's libdirs can be found."""
+    for index, arg in enumerate(argv):
+        if arg in ("-c", "--config") and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--config="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _known(stream, config: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    names = application_names(config)
     stream.write("Known commands:\n\n")
     for i in range(0, len(names), 3):
         stream.write("   " + "".join(f"{n:<20}" for n in names[i:i + 3]).rstrip() + "\n")
@@ -42,17 +52,23 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"usage: {os.path.basename(sys.argv[0])} command <options>\n\n")
         _known(sys.stdout)
         return 0
-    cls = find_application(name)
+    config = _config_option(argv)
+    from pymco.errors import PymcoError
+
+    try:
+        cls = find_application(name, config)
+    except PymcoError as exc:
+        sys.stderr.write(f"mco {name}: {exc}\n")
+        return 1
     if cls is None:
         sys.stderr.write(f"pymco {__version__}\n\nUnknown command '{name}'\n\n")
-        _known(sys.stderr)
+        _known(sys.stderr, config)
         return 1
     rest = list(argv)
     rest.remove(name)
     app = cls()
     verbose = "-v" in rest or "--verbose" in rest
     from pymco.cli.application import UsageError
-    from pymco.errors import PymcoError
 
     try:
         return app.run(rest)

@@ -1,14 +1,16 @@
 """`stdin` discovery (`--dm stdin`, or piped input to `mco rpc` / `mco find`).
 
-The input is one identity per line, or the JSON array `mco rpc --json`
-prints (each element's `sender`, or `certname`), so one command's results
-choose the next command's nodes:
+The input is one identity per line (`mco rpc --senders`), the JSON array
+`mco rpc --json` prints, or the JSON lines `mco rpc --jsonl` prints (each
+object's `sender`, or `certname`), so one command's results choose the next
+command's nodes:
 
     mco rpc package status package=nginx --json | jq '[.[] | select(.data.status=="absent")]' \\
         | mco rpc package install package=nginx
 
-`--do text|json|auto` forces a format (auto: JSON when the input starts with
-`[`).  Identity filters still apply to the list, exact or /regex/.
+`--do text|json|jsonl|auto` forces a format (auto: JSON when the input starts
+with `[`, JSON lines when it starts with `{`).  Identity filters still apply
+to the list, exact or /regex/.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ def piped_input(stream: TextIO | None = None) -> str:
     return _cached
 
 
-def _from_json(data: str) -> list[str]:
+def _from_json(data: str, lines: bool = False) -> list[str]:
     try:
-        hosts = json.loads(data)
+        hosts = [json.loads(line) for line in data.splitlines() if line.strip()] if lines else json.loads(data)
     except ValueError as exc:
         raise DiscoveryError(f"the JSON node list on standard input is not valid JSON: {exc}") from None
     if not isinstance(hosts, list):
@@ -67,13 +69,14 @@ def parse_node_list(data: str, kind: str = "auto") -> list[str]:
         raise DiscoveryError("data piped on STDIN contained only whitespace - could not discover hosts from it.")
     kind = kind.lower()
     if kind == "auto":
-        kind = "json" if data.lstrip().startswith("[") else "text"
-    if kind == "json":
-        hosts = _from_json(data)
+        start = data.lstrip()[:1]
+        kind = {"[": "json", "{": "jsonl"}.get(start, "text")
+    if kind in ("json", "jsonl"):
+        hosts = _from_json(data, lines=kind == "jsonl")
     elif kind == "text":
         hosts = read_identities(data.splitlines())
     else:
-        raise DiscoveryError(f'stdin discovery plugin only knows the types auto/text/json, not "{kind}"')
+        raise DiscoveryError(f'stdin discovery plugin only knows the types auto/text/json/jsonl, not "{kind}"')
     for host in hosts:
         if not _IDENTITY.match(host):
             raise DiscoveryError(f"Identities can only match /\\w\\.\\-/: {host!r:.60} does not")

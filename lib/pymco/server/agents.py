@@ -11,11 +11,9 @@ declines activation is logged and skipped; the others still load.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import logging
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from types import ModuleType
@@ -26,6 +24,7 @@ from pymco.ddl.model import AgentDDL
 from pymco.errors import DDLError, PluginError
 from pymco.external import EXTERNAL_PROVIDER, ExternalAgent, external_program
 from pymco.paths import agent_dirs, ddl_dirs
+from pymco.plugins import import_file
 from pymco.server.node import NodeContext
 
 log = logging.getLogger(__name__)
@@ -60,17 +59,7 @@ def find_agent_files(dirs: list[str]) -> dict[str, str]:
 
 
 def _import(name: str, path: str) -> ModuleType:
-    module_name = f"pymco_agents.{name}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise PluginError(f"cannot import agent file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:
-        sys.modules.pop(module_name, None)
-        raise
+    module: ModuleType = import_file(f"pymco_agents.{name}", path)
     return module
 
 

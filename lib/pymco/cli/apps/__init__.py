@@ -1,11 +1,13 @@
 """Built-in `mco` applications, by name ("module:Class", imported on use).
 
 Third-party applications register under the entry-point group
-`pymco.application` with the same "module:Class" value.
+`pymco.application` with the same "module:Class" value, or are a file
+`applications/NAME.py` in a libdir of the client config (`pymco.cli.custom`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,30 +31,47 @@ APPLICATIONS: dict[str, str] = {
 }
 
 
-def _table() -> dict[str, str]:
+_FILE = "file:"  # a libdir application: "file:<path>"
+
+
+def _table(config: str | None) -> dict[str, str]:
     from importlib.metadata import entry_points
+
+    from pymco.cli.custom import libdir_applications
 
     table = dict(APPLICATIONS)
     for ep in entry_points(group="pymco.application"):
         table.setdefault(ep.name, ep.value)
+    for name, path in libdir_applications(config).items():
+        table.setdefault(name, _FILE + path)
     return table
 
 
-def application_names() -> list[str]:
-    """Names of applications that can actually be loaded."""
+def application_names(config: str | None = None) -> list[str]:
+    """Names of applications that can actually be loaded (libdir ones from the client config `config`)."""
+    from pymco.errors import PymcoError
+
     names = []
-    for name in sorted(_table()):
-        if find_application(name) is not None:
-            names.append(name)
+    for name in sorted(_table(config)):
+        try:
+            if find_application(name, config) is not None:
+                names.append(name)
+        except PymcoError as exc:  # a broken libdir file: listed by its error, not fatal to `mco help`
+            logging.getLogger(__name__).warning("%s", exc)
     return names
 
 
-def find_application(name: str) -> "type[Application] | None":
+def find_application(name: str, config: str | None = None) -> "type[Application] | None":
+    """The application class for `name`; PluginError when a libdir application file cannot load."""
     import importlib
 
-    target = APPLICATIONS.get(name) or _table().get(name)
+    target = APPLICATIONS.get(name) or _table(config).get(name)
     if target is None:
         return None
+    if target.startswith(_FILE):
+        from pymco.cli.custom import load_file_application
+
+        return load_file_application(name, target[len(_FILE):])
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)

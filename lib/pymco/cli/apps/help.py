@@ -25,15 +25,15 @@ class Help(Application):
 
     def main(self) -> int:
         if self.args.command:
-            cls = find_application(self.args.command)
+            cls = find_application(self.args.command, self.args.config)
             if cls is None:
                 self.err(f"Unknown command '{self.args.command}'")
                 return 1
             self.stdout.write(cls().build_parser().format_help())
             return 0
         self.out(f"pymco {__version__}, an MCollective-compatible orchestrator\n")
-        for name in application_names():
-            cls = find_application(name)
+        for name in application_names(self.args.config):
+            cls = find_application(name, self.args.config)
             self.out(f"  {name:<15} {cls.description if cls else ''}")
         self.out("")
         return 0

@@ -3,6 +3,8 @@
     mco plugin doc                       every installed plugin, by kind
     mco plugin doc <agent>|agent/<name>|data/<name>
     mco plugin generate agent <name> [actions=a,b]   agents/<name>.py + ddl/<name>.yaml
+    mco plugin generate client <agent>               <agent>_client.py: a typed Python client
+    mco plugin generate application <name>           applications/<name>.py: a custom `mco <name>`
     mco plugin export-ddl <agent> ... [--output DIR] [--format ruby|json|both]
 
 Docs and generated files come from the jinja2 templates in `templates/`.
@@ -42,6 +44,8 @@ class Plugin(Application):
     exclude_sections = ("common", "filter", "rpc")
     usage = ["mco plugin doc [<plugin>|agent/<plugin>|data/<plugin>]",
              "mco plugin generate agent <pluginname> [actions=val,val]",
+             "mco plugin generate client <agent>",
+             "mco plugin generate application <name>",
              "mco plugin export-ddl <agent> [<agent> ...] [--output DIR] [--format ruby|json|both]"]
 
     def add_arguments(self, parser: argparse._ArgumentGroup) -> None:
@@ -133,8 +137,11 @@ class Plugin(Application):
         return default if value is None else value
 
     def generate(self, words: list[str]) -> int:
-        if not words or words[0] != "agent":
-            raise ClientError("Please specify what to generate: mco plugin generate agent <name> [actions=a,b]")
+        kind = words[0] if words else None
+        if kind in ("client", "application"):
+            return self.generate_module(kind, words[1:])
+        if kind != "agent":
+            raise ClientError("Please specify what to generate: mco plugin generate agent|client|application <name>")
         words = words[1:]
         name = self.args.pluginname or (words.pop(0) if words and not words[0].startswith("actions=") else None)
         if not name:
@@ -159,10 +166,33 @@ class Plugin(Application):
             if os.path.exists(path):
                 raise ClientError(f"cannot generate '{name}': {path} already exists")
         for path, text in targets.items():
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            self.out(f"Created {'DDL' if path.endswith('.yaml') else 'agent'} file : {path}")
+            self.write_new(path, text, "DDL" if path.endswith(".yaml") else "agent")
+        return 0
+
+    def write_new(self, path: str, text: str, what: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        self.out(f"Created {what} file : {path}")
+
+    def generate_module(self, kind: str, words: list[str]) -> int:
+        """`generate client <agent>` (from its DDL) or `generate application <name>`."""
+        from pymco.cli.codegen import application_module, client_module
+
+        name = self.args.pluginname or (words[0] if words else None)
+        if not name or len(words) > (0 if self.args.pluginname else 1):
+            raise ClientError(f"Please specify one name: mco plugin generate {kind} <name>")
+        if not _NAME.fullmatch(name):
+            raise ClientError(f"'{name}' is not a valid name: use lower case letters, digits and _")
+        if kind == "client":
+            path = os.path.join(self.args.output, f"{name}_client.py")
+            text = client_module(load_ddl(name, ddl_dirs(self.config)))
+        else:
+            path = os.path.join(self.args.output, "applications", f"{name}.py")
+            text = application_module(name, self.metadata("description", f"The {name} application"))
+        if os.path.exists(path):
+            raise ClientError(f"cannot generate '{name}': {path} already exists")
+        self.write_new(path, text, kind)
         return 0
 
     # ------------------------------------------------------------ export-ddl

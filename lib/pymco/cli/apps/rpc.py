@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from pymco.aggregate.base import Aggregator
+from pymco.cli import pipeline
 from pymco.cli.application import Application, UsageError
 from pymco.cli.output import render_json, render_results, render_stats
 from pymco.cli.progress import Progress
@@ -44,11 +45,15 @@ class RpcRunner:
             app.out(f"Request sent with id: {requestid}{suffix}")
             return 0
         json_out = getattr(args, "json", False)
-        progress = Progress(app.stdout, app.colour, enabled=args.progress and not json_out)
+        replies = pipeline.from_args(args, app.stdout)
+        streaming = replies is not None and replies.streaming
+        progress = Progress(app.stdout, app.colour, enabled=args.progress and not json_out and not streaming)
         aggregator = Aggregator(spec) if spec is not None and summarize else None
         results: list[RPCResult] = []
 
         def on_result(result: RPCResult) -> None:
+            if replies is not None and not replies.accept(result):
+                return
             results.append(result)
             if aggregator is not None:
                 aggregator.process(result.data, result)
@@ -60,10 +65,12 @@ class RpcRunner:
         if app.args.verbose and not client.skips_discovery:
             app.stderr.write(f"{stats.discovered}\n")
         progress.finish()
-        if args.sort:
-            results.sort(key=lambda r: r.sender)
         if not stats.discovered:
             app.err("\nNo request sent, we did not discover any nodes.")
+        if streaming:  # --jsonl / --senders printed each reply as it came
+            return app.halt(stats)
+        if args.sort:
+            results.sort(key=lambda r: r.sender)
         if json_out:  # `[]` when nothing matched, as Ruby: `jq` and json.load need a document
             app.stdout.write(render_json(results, app.stdout))
             return app.halt(stats)
@@ -98,6 +105,7 @@ class Rpc(Application):
         parser.add_argument("--arg", "--argument", dest="arguments", action="append", default=[],
                             metavar="KEY=VAL", help="Arguments to pass to agent")
         parser.add_argument("positional", nargs="*", help=argparse.SUPPRESS)
+        pipeline.add_arguments(parser)
 
     def main(self) -> int:
         args = self.args
