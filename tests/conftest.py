@@ -43,8 +43,8 @@ def transport(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def cluster_factory(tmp_path_factory: pytest.TempPathFactory, transport: Transport) -> Iterator:
     made: list[Cluster] = []
 
-    def make(collectives: list[str] | None = None, name: str = "cluster") -> Cluster:
-        cluster = Cluster(tmp_path_factory.mktemp(name), collectives, transport)
+    def make(collectives: list[str] | None = None, name: str = "cluster", on: Transport | None = None) -> Cluster:
+        cluster = Cluster(tmp_path_factory.mktemp(name), collectives, on or transport)
         made.append(cluster)
         return cluster
 
