@@ -207,3 +207,60 @@ def test_registration_over_nats(fleet):
         proc.terminate()
         proc.wait(15)
         node.stop()
+
+
+# ------------------------------------------------------------------ scripts/broker-setup --nats
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free loopback ports."""
+    while True:
+        base = free_port()
+        if base + count < 65535 and all(_free(base + i) for i in range(1, count)):
+            return base
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def test_broker_setup_nats_cluster_with_per_collective_permissions(cluster_factory, tmp_path_factory, repo):
+    directory = tmp_path_factory.mktemp("broker-setup-nats")
+    port, route = free_ports(3), free_ports(3)
+    collective = unique_name("bs")
+    setup = ["bash", str(repo / "scripts" / "broker-setup"), "--nats", "--dir", str(directory), "--cluster", "3",
+             "--port", str(port), "--cluster-port", str(route), "--collectives", collective,
+             "--node-password", "nodepw", "--client-password", "clientpw"]
+    first = subprocess.run(setup, capture_output=True, text=True, timeout=60)
+    try:
+        assert first.returncode == 0, first.stderr
+        again = subprocess.run(setup, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "started" not in again.stdout and "reloaded" not in again.stdout, again
+        urls = [f"nats://127.0.0.1:{port + i}" for i in range(3)]
+        node_lines = nats_lines(rotated(urls, 2), user="pymco-node", password="nodepw")
+        client_lines = nats_lines(urls, user="pymco-client", password="clientpw")
+        cluster = cluster_factory([collective], name="broker-setup-nats", on=Transport("nats", urls))
+        cluster.add_node("nnbs", base_facts=False, connector_lines=node_lines)
+        cluster.wait()
+        client = cluster.write_client("bs-client.cfg", connector_lines=client_lines)
+        wait_for(lambda: "nnbs" in cluster.mco("ping", "-t", "2", config=client).out)  # across the routes
+        # a node's credentials cannot send requests: the servers refuse the publish
+        as_node = cluster.mco("rpc", "rpcutil", "ping", "-t", "2", config=cluster.write_client(
+            "bs-as-node.cfg", connector_lines=node_lines))
+        assert "nnbs" not in as_node.out, as_node
+        assert "the NATS server refused: permissions violation for publish" in as_node.err, as_node
+        # nor can they read another collective's requests
+        other = cluster.add_node("nnbs2", base_facts=False, collectives=[unique_name("other")],
+                                 connector_lines=node_lines)
+        other.wait_started()
+        assert wait_for(lambda: "refused: permissions violation for subscription to" in other.log())
+        cluster.nodes["nnbs"].stop()
+        other.stop()
+    finally:
+        subprocess.run([*setup, "--stop"], capture_output=True, timeout=60)

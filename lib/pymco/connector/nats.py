@@ -219,7 +219,11 @@ class NatsConnector(Connector):
     async def _on_error(self, exc: Exception) -> None:
         text = str(exc) or type(exc).__name__
         self._error = text
-        (log.warning if self.daemon and "ermission" in text else log.debug)("NATS: %s", text)
+        if "permissions violation" in text.lower():  # the server refused one subject; the connection stays
+            log.warning("the NATS server refused: %s (check the user's permissions for this collective)",
+                        text.removeprefix("nats: "))
+        else:
+            log.debug("NATS: %s", text)
 
     async def _on_disconnected(self) -> None:
         if self._closing or not self._up:
