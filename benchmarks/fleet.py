@@ -22,6 +22,15 @@ broker and give each process fewer nodes:
 MCollective's `plugin.<agent>.activate_agent = 0`), so each node holds fewer
 subscriptions, hence the broker fewer queues; `--private-broker` starts a
 RabbitMQ node of its own on free loopback ports (tests/support/private_rabbitmq.py).
+
+`--nats N` runs the fleet on a private cluster of N routed nats-server
+processes on loopback (`connector = nats`), node i connected to member
+i mod N, the client to the first; `--nats-url` uses running servers instead.
+One process may hold at most 20,000 descriptors here, so give each process
+fewer nodes than that:
+
+    .venv/bin/python benchmarks/fleet.py --nodes 50000 --processes 6 --nats 3 \
+        --agents rpcutil,discovery --rounds 3 --timeout 120
 """
 
 from __future__ import annotations
@@ -49,26 +58,36 @@ from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  #
 ALL_AGENTS = ("discovery", "package", "puppet", "rpcutil", "service")
 
 
+def broker_settings(port: int, heartbeat: int, servers: list[str] | None) -> dict[str, str]:
+    """The connector's plugin settings: NATS `servers`, else the RabbitMQ on `port`."""
+    if servers:
+        return {"nats.servers": ",".join(servers), "nats.ping_interval": str(heartbeat or 120)}
+    return {"rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
+            "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(port),
+            "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
+            "rabbitmq.heartbeat_interval": str(heartbeat)}
+
+
 def node_config(identity: str, collective: str, heartbeat: int, port: int = BROKER["port"],
-                agents: tuple[str, ...] = ALL_AGENTS) -> Any:
+                agents: tuple[str, ...] = ALL_AGENTS, servers: list[str] | None = None) -> Any:
     from pymco.config import Config
 
     config = Config(path=None, mode="server")
     for key, value in {"identity": identity, "collectives": collective, "securityprovider": "psk",
-                       "connector": "rabbitmq", "classesfile": "/nonexistent", "max_workers": "4"}.items():
+                       "connector": "nats" if servers else "rabbitmq", "classesfile": "/nonexistent",
+                       "max_workers": "4"}.items():
         config.set(key, value)
-    config.pluginconf.update({
-        "psk": PSK, "rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
-        "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(port),
-        "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
-        "rabbitmq.heartbeat_interval": str(heartbeat)})
+    config.pluginconf.update({"psk": PSK, **broker_settings(port, heartbeat, servers)})
     config.pluginconf.update({f"{name}.activate_agent": "0" for name in ALL_AGENTS if name not in agents})
     return config
 
 
 def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any,
-                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS) -> None:
-    from pymco.connector.rabbitmq import RabbitMQConnector
+                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS,
+                 servers: list[str] | None = None) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pymco import plugins
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
     from pymco.server.agents import AgentManager
@@ -89,18 +108,25 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     runners = []
     for index in range(first, first + count):
         identity = f"sim{index:05d}"
-        config = node_config(identity, collective, heartbeat, port, active)
+        member = servers[index % len(servers):] + servers[:index % len(servers)] if servers else None
+        config = node_config(identity, collective, heartbeat, port, active, member)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
         node = NodeContext(config, facts, RunnerStats())
         agents = AgentManager(node)
         agents.load_all()
-        connector = RabbitMQConnector(config, identity, daemon=True)
-        runner = Runner(config, connector, PskSecurity(config, client=False), node, agents, pool)
-        connector.connect()
+        connector = plugins.resolve("connector", config.connector)(config, identity, daemon=True)
+        runners.append(Runner(config, connector, PskSecurity(config, client=False), node, agents, pool))
+
+    def start(runner: Any) -> None:
+        runner.connector.connect()
         runner.subscribe()
-        connector.confirm_subscriptions()
-        runners.append(runner)
+        runner.connector.confirm_subscriptions()
+
+    # NATS connections share one event loop per process: many threads keep it busy with
+    # connection hand-shakes at once (STOMP connections each have their own thread anyway)
+    with ThreadPoolExecutor(64 if servers else 1) as starter:
+        list(starter.map(start, runners))
     gc.freeze()  # as pymcod does once started
     ready.put(count)
     stop.wait()
@@ -109,7 +135,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
 
 
 def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
-                  port: int = BROKER["port"]) -> tuple[list[float], int]:
+                  port: int = BROKER["port"], servers: list[str] | None = None) -> tuple[list[float], int]:
     from pymco.client.rpc import CallOptions, RPCClient
     from pymco.client.session import Session
     from pymco.config import load_config
@@ -117,10 +143,9 @@ def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
         handle.write("\n".join([
             "identity = fleetclient", f"collectives = {collective}", "securityprovider = psk",
-            f"plugin.psk = {PSK}", "connector = rabbitmq", f"plugin.rabbitmq.vhost = {BROKER['vhost']}",
-            "plugin.rabbitmq.pool.size = 1", f"plugin.rabbitmq.pool.1.host = {BROKER['host']}",
-            f"plugin.rabbitmq.pool.1.port = {port}", f"plugin.rabbitmq.pool.1.user = {BROKER['user']}",
-            f"plugin.rabbitmq.pool.1.password = {BROKER['password']}", "loglevel = warn",
+            f"plugin.psk = {PSK}", f"connector = {'nats' if servers else 'rabbitmq'}",
+            *(f"plugin.{key} = {value}" for key, value in broker_settings(port, 0, servers).items()),
+            "loglevel = warn",
             "discovery_quiet_min = 1"]) + "\n")  # the rounds' fleet: no node may be cut off by a pause
     session = Session(load_config(handle.name, mode="client"))
     os.unlink(handle.name)
@@ -160,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", default=",".join(ALL_AGENTS), help="agents active on the nodes, comma separated")
     parser.add_argument("--private-broker", action="store_true",
                         help="start a RabbitMQ node of its own instead of using the shared one on 61613")
+    parser.add_argument("--nats", type=int, default=0, metavar="N",
+                        help="run on a private cluster of N nats-server processes instead of RabbitMQ")
+    parser.add_argument("--nats-url", default="", help="run on these NATS servers (comma separated) instead")
     args = parser.parse_args(argv)
     agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
     if "discovery" not in agents or "rpcutil" not in agents:
@@ -168,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     collective = unique_name("fleet")
     broker = None
     port = BROKER["port"]
+    if args.nats or args.nats_url:
+        return run_on_nats(args, collective, agents)
     if args.private_broker:
         from tests.support.private_rabbitmq import PrivateRabbitMQ
 
@@ -186,19 +216,34 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(broker.directory, ignore_errors=True)
 
 
-def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...]) -> int:
+def run_on_nats(args: argparse.Namespace, collective: str, agents: tuple[str, ...]) -> int:
+    if args.nats_url:
+        return run_fleet(args, collective, 0, agents, args.nats_url.split(","))
+    from tests.support.private_nats import PrivateNats
+
+    cluster = PrivateNats(Path(tempfile.mkdtemp(prefix="pymco-fleet-nats-")), size=args.nats).start()
+    print(f"private NATS cluster of {args.nats} on {', '.join(cluster.urls)}", flush=True)
+    try:
+        return run_fleet(args, collective, 0, agents, cluster.urls)
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.directory, ignore_errors=True)
+
+
+def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...],
+              servers: list[str] | None = None) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
     for count in shares(args.nodes, args.processes):
         procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                            stop, port, agents), daemon=True))
+                                                            stop, port, agents, servers), daemon=True))
         first += count
     start = time.monotonic()
     up = start_all(procs, ready, stop)
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
-        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port)
+        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port, servers)
     finally:
         stop.set()
         for proc in procs:
