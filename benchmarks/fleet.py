@@ -104,6 +104,15 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         def load(self) -> dict[str, Any]:
             return self.static
 
+    from pymco.server import agents as agent_files
+
+    # Every node of the process loads the same agent files: import each once (a real pymcod
+    # imports them once too), not once per node, or setting up 10,000 nodes takes minutes.
+    modules: dict[tuple[str, str], Any] = {}
+    import_file = agent_files._import
+    agent_files._import = lambda name, path: (  # type: ignore[assignment]
+        modules.get((name, path)) or modules.setdefault((name, path), import_file(name, path)))
+
     pool = WorkerPool(8, 100_000, name="fleet-worker")
     runners = []
     for index in range(first, first + count):
@@ -134,12 +143,8 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         runner.connector.disconnect()
 
 
-def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
-                  port: int = BROKER["port"], servers: list[str] | None = None) -> tuple[list[float], int]:
-    from pymco.client.rpc import CallOptions, RPCClient
-    from pymco.client.session import Session
-    from pymco.config import load_config
-
+def client_config(collective: str, port: int, servers: list[str] | None) -> str:
+    """A client config file for the fleet (the caller removes it)."""
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
         handle.write("\n".join([
             "identity = fleetclient", f"collectives = {collective}", "securityprovider = psk",
@@ -147,8 +152,42 @@ def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
             *(f"plugin.{key} = {value}" for key, value in broker_settings(port, 0, servers).items()),
             "loglevel = warn",
             "discovery_quiet_min = 1"]) + "\n")  # the rounds' fleet: no node may be cut off by a pause
-    session = Session(load_config(handle.name, mode="client"))
-    os.unlink(handle.name)
+    return handle.name
+
+
+def mco_ping(collective: str, expected: int, timeout: float, port: int, servers: list[str] | None) -> int:
+    """One real `mco rpc rpcutil ping` (discovery, then the broadcast): replies missing."""
+    import re
+    import subprocess
+
+    config = client_config(collective, port, servers)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([str(Path(sys.executable).parent / "mco"), "rpc", "rpcutil", "ping", "-c", config,
+                               "--dt", str(int(timeout)), "-t", str(int(timeout))],
+                              capture_output=True, text=True, timeout=4 * timeout + 60)
+    finally:
+        os.unlink(config)
+    wall = time.monotonic() - start
+    done = re.search(r"Finished processing (\d+) / (\d+) hosts in ([\d.]+) ms", proc.stdout)
+    if proc.returncode != 0 or done is None:
+        print(f"mco rpc rpcutil ping failed (rc {proc.returncode}): {proc.stderr.strip()[-500:]}", flush=True)
+        return expected
+    answered = int(done.group(1))
+    print(f"mco rpc rpcutil ping: {answered}/{expected} hosts, {wall:.1f}s wall (discovery and the broadcast), "
+          f"RPC {float(done.group(3)) / 1000:.1f}s", flush=True)
+    return expected - answered
+
+
+def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
+                  port: int = BROKER["port"], servers: list[str] | None = None) -> tuple[list[float], int]:
+    from pymco.client.rpc import CallOptions, RPCClient
+    from pymco.client.session import Session
+    from pymco.config import load_config
+
+    config = client_config(collective, port, servers)
+    session = Session(load_config(config, mode="client"))
+    os.unlink(config)
     from pymco.ddl.loader import load_ddl
     from pymco.paths import ddl_dirs
 
@@ -188,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nats", type=int, default=0, metavar="N",
                         help="run on a private cluster of N nats-server processes instead of RabbitMQ")
     parser.add_argument("--nats-url", default="", help="run on these NATS servers (comma separated) instead")
+    parser.add_argument("--mco", action="store_true",
+                        help="after the rounds, one real `mco rpc rpcutil ping` (discovery and broadcast)")
     args = parser.parse_args(argv)
     agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
     if "discovery" not in agents or "rpcutil" not in agents:
@@ -244,6 +285,8 @@ def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tupl
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
         times, lost = client_rounds(collective, up, args.rounds, args.timeout, port, servers)
+        if args.mco:
+            lost += mco_ping(collective, up, args.timeout, port, servers)
     finally:
         stop.set()
         for proc in procs:
