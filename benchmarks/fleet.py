@@ -56,6 +56,8 @@ from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  #
 
 
 ALL_AGENTS = ("discovery", "package", "puppet", "rpcutil", "service")
+#: discovery's shortest quiet window, seconds (--quiet-min); set before the client starts
+QUIET_MIN = [1.0]
 
 
 def broker_settings(port: int, heartbeat: int, servers: list[str] | None) -> dict[str, str]:
@@ -151,7 +153,8 @@ def client_config(collective: str, port: int, servers: list[str] | None) -> str:
             f"plugin.psk = {PSK}", f"connector = {'nats' if servers else 'rabbitmq'}",
             *(f"plugin.{key} = {value}" for key, value in broker_settings(port, 0, servers).items()),
             "loglevel = warn",
-            "discovery_quiet_min = 1"]) + "\n")  # the rounds' fleet: no node may be cut off by a pause
+            # the rounds' fleet: no node may be cut off by a pause
+            f"discovery_quiet_min = {QUIET_MIN[0]:g}"]) + "\n")
     return handle.name
 
 
@@ -195,7 +198,8 @@ def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
     times, lost = [], 0
     try:
         start = time.monotonic()
-        discovery = RPCClient(session, "rpcutil", ddl, CallOptions(discovery_timeout=int(timeout), quiet_window=2))
+        discovery = RPCClient(session, "rpcutil", ddl, CallOptions(discovery_timeout=int(timeout),
+                                                                   quiet_window=max(2.0, QUIET_MIN[0])))
         found = discovery.discover()
         print(f"discovered {len(found)}/{expected} nodes in {time.monotonic() - start:.2f}s", flush=True)
         for round_no in range(1, rounds + 1):
@@ -229,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nats-url", default="", help="run on these NATS servers (comma separated) instead")
     parser.add_argument("--mco", action="store_true",
                         help="after the rounds, one real `mco rpc rpcutil ping` (discovery and broadcast)")
+    parser.add_argument("--quiet-min", type=float, default=1.0,
+                        help="discovery's shortest quiet window: a simulator process answers for all its nodes "
+                             "in one burst, so many nodes per process need a longer one")
     args = parser.parse_args(argv)
+    QUIET_MIN[0] = args.quiet_min
     agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
     if "discovery" not in agents or "rpcutil" not in agents:
         parser.error("--agents must include discovery and rpcutil")
