@@ -116,8 +116,20 @@ def test_daemon_exits_once_it_gives_up(fleet):
 
 # ------------------------------------------------------------------ authentication and TLS
 
-def single_server(directory, extra: str, scheme: str = "nats") -> PrivateNats:
-    return PrivateNats(directory, size=1, extra=extra, scheme=scheme).start()
+def refused_where_allowed(cluster_factory, name: str, urls: list[str], good: list[str], bad: list[str]):
+    """A node and a client with the `good` settings meet; a client with the `bad` ones: its mco result."""
+    cluster = cluster_factory(name=name, on=Transport("nats", urls))
+    node = cluster.add_node(f"nn{name}", base_facts=False, connector_lines=good)
+    try:
+        cluster.wait()
+        ok = cluster.mco("ping", config=cluster.write_client(f"{name}-ok.cfg", connector_lines=good))
+        assert f"nn{name}" in ok.out, ok
+        refused = cluster.mco("ping", config=cluster.write_client(f"{name}-bad.cfg", connector_lines=bad))
+        assert refused.rc != 0 and "Traceback" not in refused.err, refused
+        assert len(refused.err.strip().splitlines()) == 1, refused
+        return refused
+    finally:
+        node.stop()
 
 
 @pytest.mark.parametrize("auth, good, bad", [
@@ -126,19 +138,11 @@ def single_server(directory, extra: str, scheme: str = "nats") -> PrivateNats:
     ("authorization { token: t0ken }", {"token": "t0ken"}, {"token": "nope"}),
 ])
 def test_authentication(cluster_factory, tmp_path_factory, auth, good, bad):
-    server = single_server(tmp_path_factory.mktemp("nats-auth"), auth)
+    server = PrivateNats(tmp_path_factory.mktemp("nats-auth"), size=1, extra=auth).start()
     try:
-        cluster = cluster_factory(name="nats-auth", on=Transport("nats", server.urls))
-        lines = nats_lines(server.urls, **good)
-        cluster.add_node("nnauth", base_facts=False, connector_lines=lines)
-        cluster.wait()
-        ok = cluster.mco("ping", config=cluster.write_client("auth-ok.cfg", connector_lines=lines))
-        assert "nnauth" in ok.out, ok
-        refused = cluster.mco("ping", config=cluster.write_client(
-            "auth-bad.cfg", connector_lines=nats_lines(server.urls, **bad)))
-        assert refused.rc != 0 and "Traceback" not in refused.err, refused
+        refused = refused_where_allowed(cluster_factory, "auth", server.urls, nats_lines(server.urls, **good),
+                                        nats_lines(server.urls, **bad))
         assert "refused the connection" in refused.err and "authorization" in refused.err.lower(), refused
-        cluster.nodes["nnauth"].stop()
     finally:
         server.stop()
 
@@ -149,20 +153,13 @@ def test_tls_with_a_verified_server_certificate(cluster_factory, tmp_path_factor
     ssl = pki.ssldir
     server = PrivateNats(tmp_path_factory.mktemp("nats-tls"), size=1, scheme="tls", extra=(
         f'tls {{ cert_file: "{ssl}/certs/localhost.pem", key_file: "{ssl}/private_keys/localhost.pem", '
-        f'ca_file: "{ssl}/certs/ca.pem" }}'))
-    server.start()
+        f'ca_file: "{ssl}/certs/ca.pem" }}')).start()
     try:
         urls = [u.replace("127.0.0.1", "localhost") for u in server.urls]
-        cluster = cluster_factory(name="nats-tls", on=Transport("nats", urls))
-        lines = nats_lines(urls, ssl__ca=f"{ssl}/certs/ca.pem")
-        cluster.add_node("nntls", base_facts=False, connector_lines=lines)
-        cluster.wait()
-        ok = cluster.mco("ping", config=cluster.write_client("tls-ok.cfg", connector_lines=lines))
-        assert "nntls" in ok.out, ok
         # without the CA the server's certificate cannot be verified: a clear one-line refusal
-        bad = cluster.mco("ping", config=cluster.write_client("tls-noca.cfg", connector_lines=nats_lines(urls)))
-        assert bad.rc != 0 and "Traceback" not in bad.err and "certificate verify failed" in bad.err, bad
-        cluster.nodes["nntls"].stop()
+        refused = refused_where_allowed(cluster_factory, "tls", urls, nats_lines(urls, ssl__ca=f"{ssl}/certs/ca.pem"),
+                                        nats_lines(urls))
+        assert "certificate verify failed" in refused.err, refused
     finally:
         server.stop()
 
