@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib"))
 
-from benchmarks.helpers import shares, start_all  # noqa: E402
+from benchmarks.helpers import cpu_seconds, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
 
 
@@ -205,12 +205,14 @@ def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
         for round_no in range(1, rounds + 1):
             client = RPCClient(session, "rpcutil", ddl, CallOptions(timeout=timeout))
             client._discovered = list(found)  # same fleet every round: no re-discovery
+            cpu = cpu_seconds()
             stats = client.call("ping", {})
+            cpu = cpu_seconds() - cpu
             missing = len(found) - stats.responses
             lost += missing
             times.append(stats.blocktime * 1000)
-            print(f"round {round_no:3d}: {stats.responses}/{len(found)} replies in {times[-1]:.1f} ms"
-                  + (f", {missing} missing" if missing else ""), flush=True)
+            print(f"round {round_no:3d}: {stats.responses}/{len(found)} replies in {times[-1]:.1f} ms, "
+                  f"CPU {cpu:.2f} s" + (f", {missing} missing" if missing else ""), flush=True)
             time.sleep(0.2)
         lost += expected - len(found)
     finally:

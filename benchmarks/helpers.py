@@ -1,4 +1,4 @@
-"""The benchmarks' helper processes: share the work out, start them, wait until all are ready.
+"""The benchmarks' helper processes: share the work out, start them, wait until all are ready; their CPU.
 
 Each helper process puts one number on `ready` once its part is up (nodes
 subscribed, repliers connected); a helper that dies first, or a part that
@@ -8,6 +8,7 @@ of leaving it waiting for ever.
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from typing import Any
@@ -34,4 +35,25 @@ def start_all(procs: list[Any], ready: Any, stop: Any, timeout: float = 1800) ->
                 stop.set()
                 raise RuntimeError(f"{len(dead)} of {len(procs)} helper processes died before they were ready"
                                    if dead else f"helper processes not ready within {timeout:g}s") from None
+    return total
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and its children (simulator processes, private brokers).
+
+    Per round it says what the round costs whatever else the machine runs:
+    on an idle machine a round cannot take less than this over the cores.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = sum(os.times()[:2])
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if fields[1] == me:
+                total += (int(fields[11]) + int(fields[12])) / ticks
     return total

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from pymco.connector.stomp_import import stomp  # noqa: E402
-from benchmarks.helpers import shares, start_all  # noqa: E402
+from benchmarks.helpers import cpu_seconds, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa: E402
 from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
@@ -152,6 +152,7 @@ def nats_fan_in(args: argparse.Namespace, servers: list[str]) -> int:
         for round_no in range(1, args.rounds + 1):
             got[0] = 0
             done.clear()
+            cpu = cpu_seconds()
             sent = time.monotonic()
             await nc.publish("bench.broadcast", b"ping", reply=f"bench.reply.{round_no}")
             try:
@@ -160,7 +161,8 @@ def nats_fan_in(args: argparse.Namespace, servers: list[str]) -> int:
                 pass
             lost += connected - got[0]
             times.append((last[0] - sent) * 1000)
-            print(f"round {round_no:3d}: {got[0]}/{connected} replies, all in {times[-1]:.1f} ms", flush=True)
+            print(f"round {round_no:3d}: {got[0]}/{connected} replies, all in {times[-1]:.1f} ms, "
+                  f"CPU {cpu_seconds() - cpu:.2f} s", flush=True)
             await asyncio.sleep(0.2)
         await nc.close()
         return times, lost
