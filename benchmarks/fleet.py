@@ -167,7 +167,7 @@ def mco_ping(collective: str, expected: int, timeout: float, port: int, servers:
     start = time.monotonic()
     try:
         proc = subprocess.run([str(Path(sys.executable).parent / "mco"), "rpc", "rpcutil", "ping", "-c", config,
-                               "--dt", str(int(timeout)), "-t", str(int(timeout))],
+                               "--dt", str(int(timeout)), "--dq", f"{max(2.0, QUIET_MIN[0]):g}", "-t", str(int(timeout))],
                               capture_output=True, text=True, timeout=4 * timeout + 60)
     finally:
         os.unlink(config)
