@@ -63,7 +63,9 @@ QUIET_MIN = [1.0]
 def broker_settings(port: int, heartbeat: int, servers: list[str] | None) -> dict[str, str]:
     """The connector's plugin settings: NATS `servers`, else the RabbitMQ on `port`."""
     if servers:
-        return {"nats.servers": ",".join(servers), "nats.ping_interval": str(heartbeat or 120)}
+        # thousands of simulated nodes connect at once on a loaded machine: be patient
+        return {"nats.servers": ",".join(servers), "nats.ping_interval": str(heartbeat or 120),
+                "nats.connect_timeout": "30"}
     return {"rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
             "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(port),
             "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
@@ -136,7 +138,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
 
     # NATS connections share one event loop per process: many threads keep it busy with
     # connection hand-shakes at once (STOMP connections each have their own thread anyway)
-    with ThreadPoolExecutor(64 if servers else 1) as starter:
+    with ThreadPoolExecutor(16 if servers else 1) as starter:
         list(starter.map(start, runners))
     gc.freeze()  # as pymcod does once started
     ready.put(count)
