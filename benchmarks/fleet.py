@@ -94,6 +94,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     from concurrent.futures import ThreadPoolExecutor
 
     from pymco import plugins
+    from pymco.errors import ConnectorError
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
     from pymco.server.agents import AgentManager
@@ -134,9 +135,16 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         runners.append(Runner(config, connector, PskSecurity(config, client=False), node, agents, pool))
 
     def start(runner: Any) -> None:
-        runner.connector.connect()
-        runner.subscribe()
-        runner.connector.confirm_subscriptions()
+        for attempt in (1, 2, 3):  # a loaded machine may drop a connection while thousands are set up
+            try:
+                runner.connector.connect()
+                runner.subscribe()
+                runner.connector.confirm_subscriptions()
+                return
+            except ConnectorError as exc:
+                if attempt == 3:
+                    raise
+                print(f"{runner.connector.identity}: {exc}; setting it up again", file=sys.stderr, flush=True)
 
     # NATS connections share one event loop per process: many threads keep it busy with
     # connection hand-shakes at once (STOMP connections each have their own thread anyway)

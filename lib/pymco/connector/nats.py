@@ -229,7 +229,8 @@ class NatsConnector(Connector):
         if self._closing or not self._up:
             return
         self._up = False
-        (log.warning if self.daemon else log.debug)("lost the connection to NATS")
+        (log.warning if self.daemon else log.debug)("lost the connection to NATS%s",
+                                                     f" ({self._error})" if self._error else "")
         self._state(False)
 
     async def _on_reconnected(self) -> None:
