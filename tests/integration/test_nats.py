@@ -196,8 +196,11 @@ def test_registration_over_nats(fleet):
         def registered():
             if not database.exists():
                 return None
-            with sqlite3.connect(database) as db:
-                return db.execute("SELECT facts FROM nodes WHERE identity = 'nnreg'").fetchone()
+            try:
+                with sqlite3.connect(database) as db:
+                    return db.execute("SELECT facts FROM nodes WHERE identity = 'nnreg'").fetchone()
+            except sqlite3.OperationalError:  # the receiver has not created its table yet
+                return None
         row = wait_for(registered, 30)
         assert '"role": "web"' in row[0]
     finally:
