@@ -50,10 +50,13 @@ class PrivateNats:
         self.extra = extra
         self.scheme = scheme
         self.max_connections = max_connections
-        self.ports = [free_port() for _ in range(size)]
-        self.route_ports = [free_port() for _ in range(size)] if size > 1 else []
-        self.monitor_ports = [free_port() for _ in range(size)]
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * size
+        self.pick_ports()
+
+    def pick_ports(self) -> None:
+        self.ports = [free_port() for _ in range(self.size)]
+        self.route_ports = [free_port() for _ in range(self.size)] if self.size > 1 else []
+        self.monitor_ports = [free_port() for _ in range(self.size)]
 
     @property
     def urls(self) -> list[str]:
@@ -72,10 +75,19 @@ class PrivateNats:
 
     def start(self, timeout: float = 15) -> "PrivateNats":
         self.directory.mkdir(parents=True, exist_ok=True)
-        for index in range(self.size):
-            self.start_member(index, wait=False)
-        for index in range(self.size):
-            self.wait_member(index, timeout)
+        for attempt in (1, 2, 3):
+            for index in range(self.size):
+                self.start_member(index, wait=False)
+            try:
+                for index in range(self.size):
+                    self.wait_member(index, timeout)
+                break
+            except RuntimeError as exc:
+                # a port free when picked was taken before the server bound it: pick others
+                self.stop()
+                if attempt == 3 or "address already in use" not in str(exc):
+                    raise
+                self.pick_ports()
         if self.size > 1:
             self.wait_routes(timeout)
         return self
