@@ -29,8 +29,11 @@ i mod N, the client to the first; `--nats-url` uses running servers instead.
 One process may hold at most 20,000 descriptors here, so give each process
 fewer nodes than that:
 
-    .venv/bin/python benchmarks/fleet.py --nodes 50000 --processes 6 --nats 3 \
-        --agents rpcutil,discovery --rounds 3 --timeout 120
+    .venv/bin/python benchmarks/fleet.py --nodes 50000 --processes 25 --nats 3 \
+        --agents rpcutil,discovery --rounds 3 --timeout 300 --mco --quiet-min 10
+
+A process answers for all its nodes in one burst, hence more processes than
+the descriptor limit needs, and a longer discovery quiet window (--quiet-min).
 """
 
 from __future__ import annotations
