@@ -81,8 +81,12 @@ class Transport:
     name: str = "rabbitmq"
     servers: list[str] = field(default_factory=list)
 
-    def lines(self) -> list[str]:
-        return nats_lines(self.servers) if self.name == "nats" else connector_lines()
+    def lines(self, member: int = 0) -> list[str]:
+        """Config lines; with several NATS servers, `member` picks the one listed (so connected to) first."""
+        if self.name != "nats":
+            return connector_lines()
+        first = member % len(self.servers)
+        return nats_lines(self.servers[first:] + self.servers[:first])
 
     def setup(self, collectives: list[str]) -> None:
         if self.name == "rabbitmq":  # NATS subjects need no set-up
@@ -258,7 +262,7 @@ class Cluster:
                  collectives: list[str] | None = None, base_facts: bool = True, start: bool = True,
                  **settings: Any) -> Node:
         node = Node(identity, self.directory / identity, collectives or list(self.collectives),
-                    facts or {}, classes or [], {"connector_lines": self.transport.lines(), **settings},
+                    facts or {}, classes or [], {"connector_lines": self.transport.lines(len(self.nodes) + 1), **settings},
                     base_facts=facter_facts(self.directory.parent) if base_facts else None)
         self.nodes[identity] = node
         if start:
