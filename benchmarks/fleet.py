@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib"))
 
-from benchmarks.helpers import cpu_seconds, shares, start_all  # noqa: E402
+from benchmarks.helpers import cpu_seconds, nats_servers, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
 
 
@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     broker = None
     port = BROKER["port"]
     if args.nats or args.nats_url:
-        return run_on_nats(args, collective, agents)
+        with nats_servers(args.nats, args.nats_url) as servers:
+            return run_fleet(args, collective, 0, agents, servers)
     if args.private_broker:
         from tests.support.private_rabbitmq import PrivateRabbitMQ
 
@@ -281,20 +282,6 @@ def main(argv: list[str] | None = None) -> int:
         if broker is not None:
             broker.destroy()
             shutil.rmtree(broker.directory, ignore_errors=True)
-
-
-def run_on_nats(args: argparse.Namespace, collective: str, agents: tuple[str, ...]) -> int:
-    if args.nats_url:
-        return run_fleet(args, collective, 0, agents, args.nats_url.split(","))
-    from tests.support.private_nats import PrivateNats
-
-    cluster = PrivateNats(Path(tempfile.mkdtemp(prefix="pymco-fleet-nats-")), size=args.nats).start()
-    print(f"private NATS cluster of {args.nats} on {', '.join(cluster.urls)}", flush=True)
-    try:
-        return run_fleet(args, collective, 0, agents, cluster.urls)
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.directory, ignore_errors=True)
 
 
 def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...],

@@ -8,10 +8,14 @@ of leaving it waiting for ever.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import shutil
+import tempfile
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 
 def shares(total: int, parts: int) -> list[int]:
@@ -59,3 +63,20 @@ def cpu_seconds(only: str | None = None) -> float:
             if fields[1] == me and (only is None or name == only):
                 total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+@contextlib.contextmanager
+def nats_servers(size: int, urls: str = "") -> Iterator[list[str]]:
+    """The given comma-separated `urls`, else a private cluster of `size` routed nats-servers while in use."""
+    if urls:
+        yield urls.split(",")
+        return
+    from tests.support.private_nats import PrivateNats
+
+    cluster = PrivateNats(Path(tempfile.mkdtemp(prefix="pymco-bench-nats-")), size=size).start()
+    print(f"private NATS cluster of {size} on {', '.join(cluster.urls)}", flush=True)
+    try:
+        yield cluster.urls
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.directory, ignore_errors=True)

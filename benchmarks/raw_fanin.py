@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from pymco.connector.stomp_import import stomp  # noqa: E402
-from benchmarks.helpers import cpu_seconds, shares, start_all  # noqa: E402
+from benchmarks.helpers import cpu_seconds, nats_servers, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa: E402
 from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
@@ -182,23 +182,6 @@ def nats_fan_in(args: argparse.Namespace, servers: list[str]) -> int:
     return 0 if lost_total == 0 else 1
 
 
-def on_nats(args: argparse.Namespace) -> int:
-    if args.nats_url:
-        return nats_fan_in(args, args.nats_url.split(","))
-    import shutil
-    import tempfile
-
-    from tests.support.private_nats import PrivateNats
-
-    cluster = PrivateNats(Path(tempfile.mkdtemp(prefix="pymco-fanin-nats-")), size=args.nats).start()
-    print(f"private NATS cluster of {args.nats} on {', '.join(cluster.urls)}", flush=True)
-    try:
-        return nats_fan_in(args, cluster.urls)
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.directory, ignore_errors=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=1000)
@@ -212,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nats-url", default="", help="plain nats-py on these NATS servers (comma separated)")
     args = parser.parse_args(argv)
     if args.nats or args.nats_url:
-        return on_nats(args)
+        with nats_servers(args.nats, args.nats_url) as servers:
+            return nats_fan_in(args, servers)
 
     collective = unique_name("fanin")
     if not args.private_broker:
