@@ -74,6 +74,10 @@
 #   The user mco clients log in as.
 # @param client_password
 #   Its password (required with `ensure => present`).
+# @param node_identities
+#   Nodes that log in as themselves instead of `node_user` (identity => password):
+#   each may read only the broadcast subjects and its own directed subject
+#   (`<collective>.node.<identity>`) and publish replies and registration.
 class pymco::middleware::nats (
   Enum['present', 'absent'] $ensure = 'present',
   Boolean $manage_package = true,
@@ -99,6 +103,7 @@ class pymco::middleware::nats (
   Optional[Pymco::Secret] $node_password = undef,
   Pattern[/\A[A-Za-z0-9_.@-]+\z/] $client_user = 'pymco-client',
   Optional[Pymco::Secret] $client_password = undef,
+  Hash[Pymco::Identity, Pymco::Secret] $node_identities = {},
 ) {
   if $ensure == 'present' {
     if $node_password =~ Undef or $client_password =~ Undef {
@@ -113,11 +118,20 @@ class pymco::middleware::nats (
         before => File[$config_file],
       }
     }
+    $node_publish = $collectives.map |$c| { ["${c}.reply.>", "${c}.broadcast.agent.registration"] }.flatten
+    $own_nodes = $node_identities.map |$identity, $password| {
+      {
+        'user'      => $identity,
+        'password'  => $password.unwrap,
+        'publish'   => $node_publish,
+        'subscribe' => $collectives.map |$c| { ["${c}.broadcast.agent.>", "${c}.node.${identity}"] }.flatten,
+      }
+    }
     $users = [
       {
         'user'      => $node_user,
         'password'  => $node_password.unwrap,
-        'publish'   => $collectives.map |$c| { ["${c}.reply.>", "${c}.broadcast.agent.registration"] }.flatten,
+        'publish'   => $node_publish,
         'subscribe' => $collectives.map |$c| { ["${c}.broadcast.agent.>", "${c}.node.>"] }.flatten,
       },
       {
@@ -126,7 +140,7 @@ class pymco::middleware::nats (
         'publish'   => $collectives.map |$c| { ["${c}.broadcast.agent.>", "${c}.node.>"] }.flatten,
         'subscribe' => $collectives.map |$c| { "${c}.reply.>" },
       },
-    ]
+    ] + $own_nodes
     $config = epp('pymco/nats.conf.epp', {
         'server_name'     => $server_name,
         'bind'            => $bind,

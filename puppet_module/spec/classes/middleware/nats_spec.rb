@@ -58,6 +58,18 @@ describe 'pymco::middleware::nats' do
     end
   end
 
+  context 'with nodes logging in as themselves' do
+    let(:params) { super().merge('node_identities' => { 'web1.example.com' => 'web1pw' }) }
+
+    it 'lets such a node read its own directed subject only' do
+      expect(conf).to include(
+        '{user: "web1.example.com", password: "web1pw",' \
+        "\n     permissions: {publish: {allow: [\"mcollective.reply.>\", \"mcollective.broadcast.agent.registration\"]},\n" \
+        "                   subscribe: {allow: [\"mcollective.broadcast.agent.>\", \"mcollective.node.web1.example.com\"]}}}",
+      )
+    end
+  end
+
   context 'without passwords' do
     let(:params) { {} }
 
