@@ -22,6 +22,18 @@ broker and give each process fewer nodes:
 MCollective's `plugin.<agent>.activate_agent = 0`), so each node holds fewer
 subscriptions, hence the broker fewer queues; `--private-broker` starts a
 RabbitMQ node of its own on free loopback ports (tests/support/private_rabbitmq.py).
+
+`--nats N` runs the fleet on a private cluster of N routed nats-server
+processes on loopback (`connector = nats`), node i connected to member
+i mod N, the client to the first; `--nats-url` uses running servers instead.
+One process may hold at most 20,000 descriptors here, so give each process
+fewer nodes than that:
+
+    .venv/bin/python benchmarks/fleet.py --nodes 50000 --processes 25 --nats 3 \
+        --agents rpcutil,discovery --rounds 3 --timeout 300 --mco --quiet-min 10
+
+A process answers for all its nodes in one burst, hence more processes than
+the descriptor limit needs, and a longer discovery quiet window (--quiet-min).
 """
 
 from __future__ import annotations
@@ -42,33 +54,50 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib"))
 
-from benchmarks.helpers import shares, start_all  # noqa: E402
+from benchmarks.helpers import cpu_seconds, nats_servers, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
 
 
 ALL_AGENTS = ("discovery", "package", "puppet", "rpcutil", "service")
+#: the program of the private NATS servers, whose share of a round's CPU is reported apart
+BROKER_PROGRAM = "nats-server"
+#: discovery's shortest quiet window, seconds (--quiet-min); set before the client starts
+QUIET_MIN = [1.0]
+
+
+def broker_settings(port: int, heartbeat: int, servers: list[str] | None) -> dict[str, str]:
+    """The connector's plugin settings: NATS `servers`, else the RabbitMQ on `port`."""
+    if servers:
+        # thousands of simulated nodes connect at once on a loaded machine: be patient
+        return {"nats.servers": ",".join(servers), "nats.ping_interval": str(heartbeat or 120),
+                "nats.connect_timeout": "30"}
+    return {"rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
+            "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(port),
+            "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
+            "rabbitmq.heartbeat_interval": str(heartbeat)}
 
 
 def node_config(identity: str, collective: str, heartbeat: int, port: int = BROKER["port"],
-                agents: tuple[str, ...] = ALL_AGENTS) -> Any:
+                agents: tuple[str, ...] = ALL_AGENTS, servers: list[str] | None = None) -> Any:
     from pymco.config import Config
 
     config = Config(path=None, mode="server")
     for key, value in {"identity": identity, "collectives": collective, "securityprovider": "psk",
-                       "connector": "rabbitmq", "classesfile": "/nonexistent", "max_workers": "4"}.items():
+                       "connector": "nats" if servers else "rabbitmq", "classesfile": "/nonexistent",
+                       "max_workers": "4"}.items():
         config.set(key, value)
-    config.pluginconf.update({
-        "psk": PSK, "rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
-        "rabbitmq.pool.1.host": BROKER["host"], "rabbitmq.pool.1.port": str(port),
-        "rabbitmq.pool.1.user": BROKER["user"], "rabbitmq.pool.1.password": BROKER["password"],
-        "rabbitmq.heartbeat_interval": str(heartbeat)})
+    config.pluginconf.update({"psk": PSK, **broker_settings(port, heartbeat, servers)})
     config.pluginconf.update({f"{name}.activate_agent": "0" for name in ALL_AGENTS if name not in agents})
     return config
 
 
 def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any,
-                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS) -> None:
-    from pymco.connector.rabbitmq import RabbitMQConnector
+                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS,
+                 servers: list[str] | None = None) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pymco import plugins
+    from pymco.errors import ConnectorError
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
     from pymco.server.agents import AgentManager
@@ -85,22 +114,45 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         def load(self) -> dict[str, Any]:
             return self.static
 
+    from pymco.server import agents as agent_files
+
+    # Every node of the process loads the same agent files: import each once (a real pymcod
+    # imports them once too), not once per node, or setting up 10,000 nodes takes minutes.
+    modules: dict[tuple[str, str], Any] = {}
+    import_file = agent_files._import
+    agent_files._import = lambda name, path: (  # type: ignore[assignment]
+        modules.get((name, path)) or modules.setdefault((name, path), import_file(name, path)))
+
     pool = WorkerPool(8, 100_000, name="fleet-worker")
     runners = []
     for index in range(first, first + count):
         identity = f"sim{index:05d}"
-        config = node_config(identity, collective, heartbeat, port, active)
+        member = servers[index % len(servers):] + servers[:index % len(servers)] if servers else None
+        config = node_config(identity, collective, heartbeat, port, active, member)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
         node = NodeContext(config, facts, RunnerStats())
         agents = AgentManager(node)
         agents.load_all()
-        connector = RabbitMQConnector(config, identity, daemon=True)
-        runner = Runner(config, connector, PskSecurity(config, client=False), node, agents, pool)
-        connector.connect()
-        runner.subscribe()
-        connector.confirm_subscriptions()
-        runners.append(runner)
+        connector = plugins.resolve("connector", config.connector)(config, identity, daemon=True)
+        runners.append(Runner(config, connector, PskSecurity(config, client=False), node, agents, pool))
+
+    def start(runner: Any) -> None:
+        for attempt in (1, 2, 3):  # a loaded machine may drop a connection while thousands are set up
+            try:
+                runner.connector.connect()
+                runner.subscribe()
+                runner.connector.confirm_subscriptions()
+                return
+            except ConnectorError as exc:
+                if attempt == 3:
+                    raise
+                print(f"{runner.connector.identity}: {exc}; setting it up again", file=sys.stderr, flush=True)
+
+    # NATS connections share one event loop per process: many threads keep it busy with
+    # connection hand-shakes at once (STOMP connections each have their own thread anyway)
+    with ThreadPoolExecutor(16 if servers else 1) as starter:
+        list(starter.map(start, runners))
     gc.freeze()  # as pymcod does once started
     ready.put(count)
     stop.wait()
@@ -108,22 +160,52 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         runner.connector.disconnect()
 
 
+def client_config(collective: str, port: int, servers: list[str] | None) -> str:
+    """A client config file for the fleet (the caller removes it)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
+        handle.write("\n".join([
+            "identity = fleetclient", f"collectives = {collective}", "securityprovider = psk",
+            f"plugin.psk = {PSK}", f"connector = {'nats' if servers else 'rabbitmq'}",
+            *(f"plugin.{key} = {value}" for key, value in broker_settings(port, 0, servers).items()),
+            "loglevel = warn",
+            # the rounds' fleet: no node may be cut off by a pause
+            f"discovery_quiet_min = {QUIET_MIN[0]:g}"]) + "\n")
+    return handle.name
+
+
+def mco_ping(collective: str, expected: int, timeout: float, port: int, servers: list[str] | None) -> int:
+    """One real `mco rpc rpcutil ping` (discovery, then the broadcast): replies missing."""
+    import re
+    import subprocess
+
+    config = client_config(collective, port, servers)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run([str(Path(sys.executable).parent / "mco"), "rpc", "rpcutil", "ping", "-c", config,
+                               "--dt", str(int(timeout)), "--dq", f"{max(2.0, QUIET_MIN[0]):g}", "-t", str(int(timeout))],
+                              capture_output=True, text=True, timeout=4 * timeout + 60)
+    finally:
+        os.unlink(config)
+    wall = time.monotonic() - start
+    done = re.search(r"Finished processing (\d+) / (\d+) hosts in ([\d.]+) ms", proc.stdout)
+    if proc.returncode != 0 or done is None:
+        print(f"mco rpc rpcutil ping failed (rc {proc.returncode}): {proc.stderr.strip()[-500:]}", flush=True)
+        return expected
+    answered = int(done.group(1))
+    print(f"mco rpc rpcutil ping: {answered}/{expected} hosts, {wall:.1f}s wall (discovery and the broadcast), "
+          f"RPC {float(done.group(3)) / 1000:.1f}s", flush=True)
+    return expected - answered
+
+
 def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
-                  port: int = BROKER["port"]) -> tuple[list[float], int]:
+                  port: int = BROKER["port"], servers: list[str] | None = None) -> tuple[list[float], int]:
     from pymco.client.rpc import CallOptions, RPCClient
     from pymco.client.session import Session
     from pymco.config import load_config
 
-    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as handle:
-        handle.write("\n".join([
-            "identity = fleetclient", f"collectives = {collective}", "securityprovider = psk",
-            f"plugin.psk = {PSK}", "connector = rabbitmq", f"plugin.rabbitmq.vhost = {BROKER['vhost']}",
-            "plugin.rabbitmq.pool.size = 1", f"plugin.rabbitmq.pool.1.host = {BROKER['host']}",
-            f"plugin.rabbitmq.pool.1.port = {port}", f"plugin.rabbitmq.pool.1.user = {BROKER['user']}",
-            f"plugin.rabbitmq.pool.1.password = {BROKER['password']}", "loglevel = warn",
-            "discovery_quiet_min = 1"]) + "\n")  # the rounds' fleet: no node may be cut off by a pause
-    session = Session(load_config(handle.name, mode="client"))
-    os.unlink(handle.name)
+    config = client_config(collective, port, servers)
+    session = Session(load_config(config, mode="client"))
+    os.unlink(config)
     from pymco.ddl.loader import load_ddl
     from pymco.paths import ddl_dirs
 
@@ -131,17 +213,21 @@ def client_rounds(collective: str, expected: int, rounds: int, timeout: float,
     times, lost = [], 0
     try:
         start = time.monotonic()
-        discovery = RPCClient(session, "rpcutil", ddl, CallOptions(discovery_timeout=int(timeout), quiet_window=2))
+        discovery = RPCClient(session, "rpcutil", ddl, CallOptions(discovery_timeout=int(timeout),
+                                                                   quiet_window=max(2.0, QUIET_MIN[0])))
         found = discovery.discover()
         print(f"discovered {len(found)}/{expected} nodes in {time.monotonic() - start:.2f}s", flush=True)
         for round_no in range(1, rounds + 1):
             client = RPCClient(session, "rpcutil", ddl, CallOptions(timeout=timeout))
             client._discovered = list(found)  # same fleet every round: no re-discovery
+            cpu, brokers = cpu_seconds(), cpu_seconds(BROKER_PROGRAM)
             stats = client.call("ping", {})
+            cpu, brokers = cpu_seconds() - cpu, cpu_seconds(BROKER_PROGRAM) - brokers
             missing = len(found) - stats.responses
             lost += missing
             times.append(stats.blocktime * 1000)
-            print(f"round {round_no:3d}: {stats.responses}/{len(found)} replies in {times[-1]:.1f} ms"
+            print(f"round {round_no:3d}: {stats.responses}/{len(found)} replies in {times[-1]:.1f} ms, "
+                  f"CPU {cpu:.2f} s" + (f" (NATS servers {brokers:.2f} s)" if servers else "")
                   + (f", {missing} missing" if missing else ""), flush=True)
             time.sleep(0.2)
         lost += expected - len(found)
@@ -160,7 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", default=",".join(ALL_AGENTS), help="agents active on the nodes, comma separated")
     parser.add_argument("--private-broker", action="store_true",
                         help="start a RabbitMQ node of its own instead of using the shared one on 61613")
+    parser.add_argument("--nats", type=int, default=0, metavar="N",
+                        help="run on a private cluster of N nats-server processes instead of RabbitMQ")
+    parser.add_argument("--nats-url", default="", help="run on these NATS servers (comma separated) instead")
+    parser.add_argument("--mco", action="store_true",
+                        help="after the rounds, one real `mco rpc rpcutil ping` (discovery and broadcast)")
+    parser.add_argument("--quiet-min", type=float, default=1.0,
+                        help="discovery's shortest quiet window: a simulator process answers for all its nodes "
+                             "in one burst, so many nodes per process need a longer one")
     args = parser.parse_args(argv)
+    QUIET_MIN[0] = args.quiet_min
     agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
     if "discovery" not in agents or "rpcutil" not in agents:
         parser.error("--agents must include discovery and rpcutil")
@@ -168,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     collective = unique_name("fleet")
     broker = None
     port = BROKER["port"]
+    if args.nats or args.nats_url:
+        with nats_servers(args.nats, args.nats_url) as servers:
+            return run_fleet(args, collective, 0, agents, servers)
     if args.private_broker:
         from tests.support.private_rabbitmq import PrivateRabbitMQ
 
@@ -186,19 +284,22 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(broker.directory, ignore_errors=True)
 
 
-def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...]) -> int:
+def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...],
+              servers: list[str] | None = None) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
     for count in shares(args.nodes, args.processes):
         procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                            stop, port, agents), daemon=True))
+                                                            stop, port, agents, servers), daemon=True))
         first += count
     start = time.monotonic()
     up = start_all(procs, ready, stop)
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
-        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port)
+        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port, servers)
+        if args.mco:
+            lost += mco_ping(collective, up, args.timeout, port, servers)
     finally:
         stop.set()
         for proc in procs:

@@ -11,6 +11,13 @@ requester holds all N replies, per round and as min/median/max.
 
 Compare with benchmarks/fleet.py, which puts pymco's whole request path in
 each replier.
+
+`--nats N` does the same with plain nats-py on a private cluster of N routed
+nats-server processes (replier i connected to member i mod N, one asyncio
+loop per replier process, the requester on the first member); `--nats-url`
+uses running servers instead:
+
+    .venv/bin/python benchmarks/raw_fanin.py --nodes 10000 --processes 4 --nats 3 --rounds 10
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
 from pymco.connector.stomp_import import stomp  # noqa: E402
-from benchmarks.helpers import shares, start_all  # noqa: E402
+from benchmarks.helpers import cpu_seconds, nats_servers, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, setup_collectives, unique_name  # noqa: E402
 from tests.support.subscribe import subscribe_confirmed  # noqa: E402
 
@@ -82,6 +89,99 @@ class Collector:
         self.replies.put(time.monotonic())
 
 
+def nats_replier_process(servers: list[str], first: int, count: int, ready: object, stop: object) -> None:
+    import asyncio
+
+    import nats
+
+    async def serve() -> None:
+        conns = []
+
+        async def answer(msg: object) -> None:
+            await msg.respond(REPLY)  # type: ignore[attr-defined]
+
+        async def quiet(exc: Exception) -> None:
+            pass  # a hand-shake that timed out on a loaded machine is retried; nats-py would print a traceback
+
+        async def one(index: int) -> None:
+            nc = await nats.connect(servers[index % len(servers)], allow_reconnect=False, connect_timeout=30,
+                                    error_cb=quiet)
+            await nc.subscribe("bench.broadcast", cb=answer)
+            await nc.flush()
+            conns.append(nc)
+
+        for start in range(first, first + count, 50):  # 50 hand-shakes in flight at a time
+            await asyncio.gather(*(one(i) for i in range(start, min(start + 50, first + count))))
+        ready.put(count)  # type: ignore[attr-defined]
+        while not stop.is_set():  # type: ignore[attr-defined]
+            await asyncio.sleep(0.2)
+        for nc in conns:
+            await nc.close()
+
+    asyncio.run(serve())
+
+
+def nats_fan_in(args: argparse.Namespace, servers: list[str]) -> int:
+    import asyncio
+
+    import nats
+
+    ctx = multiprocessing.get_context("fork")
+    ready, stop = ctx.Queue(), ctx.Event()
+    start = time.monotonic()
+    procs, first = [], 0
+    for n in shares(args.nodes, args.processes):
+        procs.append(ctx.Process(target=nats_replier_process, args=(servers, first, n, ready, stop), daemon=True))
+        first += n
+    connected = start_all(procs, ready, stop)
+    print(f"{connected} NATS repliers connected and subscribed in {time.monotonic() - start:.1f}s "
+          f"({len(procs)} processes over {len(servers)} servers)", flush=True)
+
+    async def rounds() -> tuple[list[float], int]:
+        nc = await nats.connect(servers[0])
+        got = [0]
+        done = asyncio.Event()
+        last = [0.0]
+
+        async def collect(msg: object) -> None:
+            got[0] += 1
+            last[0] = time.monotonic()
+            if got[0] >= connected:
+                done.set()
+
+        await nc.subscribe("bench.reply.*", cb=collect)
+        await nc.flush()
+        await asyncio.sleep(1)  # the reply subscription reaches every route
+        times, lost = [], 0
+        for round_no in range(1, args.rounds + 1):
+            got[0] = 0
+            done.clear()
+            cpu = cpu_seconds()
+            sent = time.monotonic()
+            await nc.publish("bench.broadcast", b"ping", reply=f"bench.reply.{round_no}")
+            try:
+                await asyncio.wait_for(done.wait(), args.timeout)
+            except asyncio.TimeoutError:
+                pass
+            lost += connected - got[0]
+            times.append((last[0] - sent) * 1000)
+            print(f"round {round_no:3d}: {got[0]}/{connected} replies, all in {times[-1]:.1f} ms, "
+                  f"CPU {cpu_seconds() - cpu:.2f} s", flush=True)
+            await asyncio.sleep(0.2)
+        await nc.close()
+        return times, lost
+
+    try:
+        times, lost_total = asyncio.run(rounds())
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(30)
+    print(f"NATS fan-in of {connected} replies: min {min(times):.1f} ms, median {statistics.median(times):.1f} ms, "
+          f"max {max(times):.1f} ms; lost {lost_total}")
+    return 0 if lost_total == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=1000)
@@ -90,7 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30)
     parser.add_argument("--private-broker", action="store_true",
                         help="start a RabbitMQ node of its own instead of using the shared one on 61613")
+    parser.add_argument("--nats", type=int, default=0, metavar="N",
+                        help="plain nats-py on a private cluster of N nats-server processes instead of RabbitMQ")
+    parser.add_argument("--nats-url", default="", help="plain nats-py on these NATS servers (comma separated)")
     args = parser.parse_args(argv)
+    if args.nats or args.nats_url:
+        with nats_servers(args.nats, args.nats_url) as servers:
+            return nats_fan_in(args, servers)
 
     collective = unique_name("fanin")
     if not args.private_broker:

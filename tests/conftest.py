@@ -11,15 +11,40 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, Transport
+from tests.support.private_nats import PrivateNats
+
+#: The system's nats-server (a service on this machine kind, like RabbitMQ).
+SYSTEM_NATS = "nats://127.0.0.1:4222"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module listing `TRANSPORTS` runs once per broker kind named there."""
+    names = getattr(metafunc.module, "TRANSPORTS", None)
+    if names and "transport" in metafunc.fixturenames:
+        metafunc.parametrize("transport", names, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
-def cluster_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def transport(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Transport]:
+    """`rabbitmq` (default), `nats` (the system's server) or `nats-cluster` (3 private routed servers)."""
+    name = getattr(request, "param", "rabbitmq")
+    if name == "nats-cluster":
+        private = PrivateNats(tmp_path_factory.mktemp("nats-cluster")).start()
+        yield Transport("nats", private.urls)
+        private.stop()
+    elif name == "nats":
+        yield Transport("nats", [SYSTEM_NATS])
+    else:
+        yield Transport()
+
+
+@pytest.fixture(scope="module")
+def cluster_factory(tmp_path_factory: pytest.TempPathFactory, transport: Transport) -> Iterator:
     made: list[Cluster] = []
 
-    def make(collectives: list[str] | None = None, name: str = "cluster") -> Cluster:
-        cluster = Cluster(tmp_path_factory.mktemp(name), collectives)
+    def make(collectives: list[str] | None = None, name: str = "cluster", on: Transport | None = None) -> Cluster:
+        cluster = Cluster(tmp_path_factory.mktemp(name), collectives, on or transport)
         made.append(cluster)
         return cluster
 

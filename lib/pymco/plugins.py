@@ -21,6 +21,7 @@ KINDS: dict[str, dict[str, str]] = {
     "connector": {
         "rabbitmq": "pymco.connector.rabbitmq:RabbitMQConnector",
         "activemq": "pymco.connector.activemq:ActiveMQConnector",
+        "nats": "pymco.connector.nats:NatsConnector",
     },
     "security": {
         "psk": "pymco.security.psk:PskSecurity",

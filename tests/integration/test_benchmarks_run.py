@@ -20,12 +20,13 @@ def test_compare_runs(repo):
     assert any(line.startswith("daemon idle RSS") for line in lines)
 
 
+@pytest.mark.parametrize("broker", [[], ["--nats", "2"]], ids=["stomp", "nats"])
 @pytest.mark.parametrize("script", ["raw_fanin.py", "fleet.py"])
-def test_fanin_scripts_run(repo, script):
+def test_fanin_scripts_run(repo, script, broker):
     proc = subprocess.run([sys.executable, str(repo / "benchmarks" / script), "--nodes", "6", "--rounds", "2",
-                           "--processes", "2"], capture_output=True, text=True, timeout=300)
+                           "--processes", "2", *broker], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "lost 0" in proc.stdout
+    assert "lost 0" in proc.stdout and "6/6 replies" in proc.stdout
 
 
 @pytest.mark.parametrize("local", [False, True], ids=["broker", "local"])

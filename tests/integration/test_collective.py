@@ -8,6 +8,9 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
+#: run on the shared RabbitMQ, the system's nats-server and a private 3-server NATS cluster
+TRANSPORTS = ("rabbitmq", "nats", "nats-cluster")
+
 
 @pytest.fixture(scope="module")
 def fleet(cluster):

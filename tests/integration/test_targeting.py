@@ -15,6 +15,9 @@ from tests.support.cluster import unique_name
 
 pytestmark = pytest.mark.integration
 
+#: the shared RabbitMQ and a private 3-server NATS cluster (sub-collectives, batches, discovery)
+TRANSPORTS = ("rabbitmq", "nats-cluster")
+
 MAIN, SUB = unique_name("main"), unique_name("sub")
 
 

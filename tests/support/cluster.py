@@ -68,6 +68,31 @@ def connector_lines(connector: str = "rabbitmq", broker: dict[str, Any] | None =
     ]
 
 
+def nats_lines(servers: list[str], **plugin: str) -> list[str]:
+    """A `connector = nats` config for `servers`, plus any `plugin.nats.<key>` settings."""
+    return ["connector = nats", f"plugin.nats.servers = {','.join(servers)}",
+            *(f"plugin.nats.{key.replace('__', '.')} = {value}" for key, value in plugin.items())]
+
+
+@dataclass
+class Transport:
+    """The broker a Cluster's nodes and clients use: `rabbitmq` (the shared one) or `nats` (`servers`)."""
+
+    name: str = "rabbitmq"
+    servers: list[str] = field(default_factory=list)
+
+    def lines(self, member: int = 0) -> list[str]:
+        """Config lines; with several NATS servers, `member` picks the one listed (so connected to) first."""
+        if self.name != "nats":
+            return connector_lines()
+        first = member % len(self.servers)
+        return nats_lines(self.servers[first:] + self.servers[:first])
+
+    def setup(self, collectives: list[str]) -> None:
+        if self.name == "rabbitmq":  # NATS subjects need no set-up
+            setup_collectives(collectives)
+
+
 def write_config(path: Path, settings: dict[str, Any]) -> Path:
     lines = []
     for key, value in settings.items():
@@ -204,11 +229,13 @@ class Node:
 class Cluster:
     """Nodes and a client config for one test module, in one collective (plus extras)."""
 
-    def __init__(self, directory: Path, collectives: list[str] | None = None) -> None:
+    def __init__(self, directory: Path, collectives: list[str] | None = None,
+                 transport: Transport | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.collectives = collectives or [unique_name()]
-        setup_collectives(self.collectives)
+        self.transport = transport or Transport()
+        self.transport.setup(self.collectives)
         self.nodes: dict[str, Node] = {}
         self.client_config = self.write_client()
 
@@ -225,7 +252,7 @@ class Cluster:
             "loglevel": "warn",
             "securityprovider": "psk",
             "plugin.psk": PSK,
-            "connector_lines": connector_lines(),
+            "connector_lines": self.transport.lines(),
             "color": "0",
         }
         settings.update(extra)
@@ -235,7 +262,7 @@ class Cluster:
                  collectives: list[str] | None = None, base_facts: bool = True, start: bool = True,
                  **settings: Any) -> Node:
         node = Node(identity, self.directory / identity, collectives or list(self.collectives),
-                    facts or {}, classes or [], settings,
+                    facts or {}, classes or [], {"connector_lines": self.transport.lines(len(self.nodes) + 1), **settings},
                     base_facts=facter_facts(self.directory.parent) if base_facts else None)
         self.nodes[identity] = node
         if start:
