@@ -142,10 +142,10 @@ def _action(raw: Any, where: str) -> ActionSpec:
     if display not in DISPLAY_POLICIES:
         raise DDLError(f"{where}: display must be one of {', '.join(DISPLAY_POLICIES)}, not {display!r}")
     inputs = {}
-    for key, spec in (raw.get("input") or {}).items():
+    for key, spec in _section(raw, "input", dict, where).items():
         inputs[key] = parse_input(key, spec, f"{where}: input '{key}'")
     outputs = {}
-    for key, spec in (raw.get("output") or {}).items():
+    for key, spec in _section(raw, "output", dict, where).items():
         if not isinstance(spec, dict):
             raise DDLError(f"{where}: output '{key}' must be a mapping")
         for required in ("description", "display_as"):
@@ -154,9 +154,17 @@ def _action(raw: Any, where: str) -> ActionSpec:
         outputs[key] = OutputSpec(key, str(spec["description"]), str(spec["display_as"]),
                                   spec.get("default"), spec.get("type"))
     aggregates = []
-    for index, agg in enumerate(raw.get("aggregate") or []):
+    for index, agg in enumerate(_section(raw, "aggregate", list, where)):
         aggregates.append(_aggregate(agg, f"{where}: aggregate[{index}]", outputs))
     return ActionSpec(name, raw["description"], display, inputs, outputs, aggregates)
+
+
+def _section(raw: dict[str, Any], field: str, kind: type, where: str) -> Any:
+    """An action's optional `input`/`output` mapping or `aggregate` list, refused in one line if malformed."""
+    value = raw.get(field) or kind()
+    if not isinstance(value, kind):
+        raise DDLError(f"{where}: '{field}' must be a {'mapping' if kind is dict else 'list'}")
+    return value
 
 
 def parse_input(key: str, spec: Any, where: str) -> InputSpec:
@@ -185,7 +193,7 @@ def _aggregate(raw: Any, where: str, outputs: dict[str, OutputSpec]) -> Aggregat
     if not isinstance(raw, dict) or not isinstance(raw.get("function"), str):
         raise DDLError(f"{where}: needs a 'function' name")
     args = raw.get("args") or []
-    if not args or not isinstance(args[0], str):
+    if not isinstance(args, list) or not args or not isinstance(args[0], str):
         raise DDLError(f"{where}: 'args' must start with the output name")
     if args[0] not in outputs:
         raise DDLError(f"{where}: aggregates output '{args[0]}' which the action does not declare")
