@@ -13,6 +13,9 @@ import pytest
 
 from tests.support.cluster import Cluster
 
+# the run fails when a daemon or broker it started outlives it
+pytest_plugins = ["tests.support.leaks"]
+
 
 @pytest.fixture(scope="module")
 def cluster_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
