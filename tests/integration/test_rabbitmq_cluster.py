@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from tests.support.cluster import wait_for
 from tests.support.private_rabbitmq import PrivateRabbitMQ, PrivateRabbitMQCluster
 
 pytestmark = pytest.mark.integration
@@ -147,3 +148,40 @@ def test_frozen_member(rmq):
     frozen.ctl("-q", "stop_app")
     frozen.ctl("-q", "start_app")
     assert pinged(cluster, client(cluster, brokers, 0)) == set(NODES)
+
+
+def queue_of(member: PrivateRabbitMQ, exchange: str, key: str) -> str:
+    """The queue bound to `exchange` with routing key `key` (a STOMP subscription's queue)."""
+    rows = member.ctl("-q", "list_bindings", "-p", member.vhost, "source_name", "routing_key",
+                      "destination_name").stdout.splitlines()
+    [queue] = [r.split("\t")[2] for r in rows if r.split("\t")[:2] == [exchange, key]]
+    return queue
+
+
+@pytest.mark.parametrize("path", ["directed", "broadcast"])
+def test_a_daemon_made_deaf_behind_its_back_recovers_by_itself(rmq, path):
+    cluster, brokers = rmq
+    name = f"deaf{path[0]}"
+    node = cluster.add_node(name, base_facts=False, probe_interval=3, probe_timeout=2,
+                            connector_lines=brokers.pool_lines())
+    node.wait_started()
+    config = client(cluster, brokers, 1)
+    member = brokers.members[0]
+    exchange, key = ((f"{cluster.collective}_directed", name) if path == "directed"
+                     else (f"{cluster.collective}_broadcast", f"pymco_probe_{name}"))
+    member.ctl("-q", "delete_queue", "-p", member.vhost, queue_of(member, exchange, key))
+    deafened = time.monotonic()
+    if path == "directed":  # it is deaf: a directed request goes nowhere
+        assert json.loads(cluster.mco("rpc", "rpcutil", "ping", "-I", name, "-t", "1", "--json",
+                                      config=config).out) == []
+    bound = 3 + 2 + 5  # probe_interval + probe_timeout + reconnecting
+    wait_for(lambda: "deaf: no probe came back through the " + path in node.log(), timeout=bound + 10)
+    took = time.monotonic() - deafened
+    print(f"{path}: deaf noticed and reconnected after {took:.1f}s")
+    assert took <= bound, took
+    wait_for(lambda: queue_of(member, exchange, key), timeout=10)  # subscribed afresh
+    answer = cluster.mco("rpc", "rpcutil", "daemon_stats", "-I", name, "--json", config=config)
+    [stats] = json.loads(answer.out)
+    assert stats["data"]["deaf"] == 1, answer
+    assert node.log().count("deaf: ") == 1
+    node.stop()

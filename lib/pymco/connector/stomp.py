@@ -336,6 +336,12 @@ class StompConnector(Connector):
             log.error("%s; will keep retrying", exc)
             self._start_reconnector()
 
+    def reconnect(self) -> None:
+        """A new connection, to another pool member first: this one's routing may be what failed."""
+        if self.current is not None:
+            self._suspect[self.current.index] = time.monotonic()
+        self.keep_connected()  # drops this connection, then the first member that answers; else retries
+
     def _lost(self, generation: int) -> None:
         listener = self._listener
         if self._closing or listener is None or listener.generation != generation:

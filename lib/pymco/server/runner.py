@@ -24,6 +24,7 @@ from pymco.security.base import SecurityProvider
 from pymco.server.agents import AgentManager, LoadedAgent
 from pymco.server.dispatch import handle_rpc, wants_reply
 from pymco.server.node import NodeContext
+from pymco.server.probe import DeafnessProbe
 from pymco.server.workers import Job, WorkerPool
 from pymco.shell import JobContext
 
@@ -44,6 +45,7 @@ class Runner:
         self.stats = node.stats
         self.max_size = config.max_message_size
         self.collectives = set(config.collectives)
+        self.probe = DeafnessProbe(config, connector, self.stats)
         connector.on_message(self.on_message)
 
     # ---------------------------------------------------------- subscriptions
@@ -53,6 +55,8 @@ class Runner:
                 self.connector.subscribe_directed(collective)
             for name in names if names is not None else self.agents.names():
                 self.connector.subscribe_agent(name, collective)
+        if names is None:
+            self.probe.subscribe()
 
     def reload_agents(self) -> None:
         """SIGUSR1: rescan agents; in-flight requests keep their loaded agent."""
@@ -66,9 +70,12 @@ class Runner:
 
     # ---------------------------------------------------------- receiving
     def on_message(self, incoming: Incoming) -> None:
+        payload = incoming.payload
+        if self.probe.is_probe(payload):
+            self.probe.heard(payload)
+            return
         stats = self.stats
         stats.incr("total")
-        payload = incoming.payload
         if len(payload) > self.max_size:
             stats.incr("dropped")
             log.warning("dropping a %d byte message from %s: larger than max_message_size (%d)",
