@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.cluster import BROKER, connector_lines
+from tests.support.cluster import BROKER, REPO, connector_lines
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -168,24 +168,33 @@ class PrivateRabbitMQ:
         return connector_lines(connector, {"port": self.stomp_port})
 
 
-# What docs/brokers.md advises for a cluster: pause a minority; notice a frozen member within
-# 10 to 12.5 s (Erlang's default 60 s stalls every queue declaration in the cluster that long).
-CLUSTER_CONF = ["cluster_partition_handling = pause_minority", "net_ticktime = 10"]
+SETUP = REPO / "scripts" / "broker-setup"
+
+
+def broker_setup(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run scripts/broker-setup (the raw rabbitmqctl first in PATH: Debian's wrapper drops the env)."""
+    env = dict(env or os.environ, PATH=f"{RABBIT_BIN}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", str(SETUP), *args], env=env, capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0:
+        raise RuntimeError(f"broker-setup {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
 
 
 class PrivateRabbitMQCluster:
     """`size` private RabbitMQ nodes clustered on loopback: one Erlang cookie, members 2.. joined to 1.
 
     Each member keeps its own ports, data and logs (PrivateRabbitMQ); the
-    cookie is shared through their HOME folders.  `pause_minority`, the
-    partition handling docs/brokers.md advises for three members.  Starting
+    cookie is shared through their HOME folders.  The cluster settings
+    (partition handling, net_ticktime) and the join are scripts/broker-setup's
+    (--print-cluster-config, --join-only), as an operator runs them.  Starting
     three takes about 25 s: a test file starts it once.
     """
 
     def __init__(self, directory: Path, size: int = 3, collectives: list[str] | None = None) -> None:
         cookie = os.urandom(16).hex().upper()
+        conf = [line for line in broker_setup("--print-cluster-config").splitlines() if not line.startswith("#")]
         self.members = [PrivateRabbitMQ(directory / f"m{n}", name=f"pymcoc{n}x", collectives=collectives,
-                                        extra_conf=CLUSTER_CONF,
+                                        extra_conf=conf,
                                         cookie=cookie)
                         for n in range(1, size + 1)]
 
@@ -196,9 +205,7 @@ class PrivateRabbitMQCluster:
             member.await_started()
         first = self.members[0]
         for member in self.members[1:]:
-            member.ctl("-q", "stop_app")
-            member.ctl("-q", "join_cluster", first.node)
-            member.ctl("-q", "start_app")
+            broker_setup("--join-only", "--join", first.node, env=member.env())
             member.await_started()
         first.setup()
         return self
