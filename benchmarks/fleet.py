@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT))  # benchmarks/ and tests/support; pymco itself comes from the venv
 
 from benchmarks.helpers import shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
@@ -67,7 +66,7 @@ def node_config(identity: str, collective: str, heartbeat: int, port: int = BROK
 
 
 def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any,
-                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS) -> None:
+                 ports: tuple[int, ...] = (BROKER["port"],), active: tuple[str, ...] = ALL_AGENTS) -> None:
     from pymco.connector.rabbitmq import RabbitMQConnector
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
@@ -89,7 +88,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     runners = []
     for index in range(first, first + count):
         identity = f"sim{index:05d}"
-        config = node_config(identity, collective, heartbeat, port, active)
+        config = node_config(identity, collective, heartbeat, ports[index % len(ports)], active)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
         node = NodeContext(config, facts, RunnerStats())
@@ -158,52 +157,63 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30, help="reply timeout per round, seconds")
     parser.add_argument("--heartbeat", type=int, default=0, help="STOMP heart-beat interval of the nodes")
     parser.add_argument("--agents", default=",".join(ALL_AGENTS), help="agents active on the nodes, comma separated")
-    parser.add_argument("--private-broker", action="store_true",
-                        help="start a RabbitMQ node of its own instead of using the shared one on 61613")
+    parser.add_argument("--ports", default=str(BROKER["port"]),
+                        help="STOMP ports of the brokers (members of one cluster), comma separated: node N "
+                             "connects to the (N mod count)th, the client to the first")
+    private = parser.add_mutually_exclusive_group()
+    private.add_argument("--private-broker", action="store_true",
+                         help="start a RabbitMQ node of its own instead of using the shared one on 61613")
+    private.add_argument("--private-cluster", type=int, metavar="MEMBERS",
+                         help="start a RabbitMQ cluster of its own with MEMBERS members on loopback")
     args = parser.parse_args(argv)
     agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
     if "discovery" not in agents or "rpcutil" not in agents:
         parser.error("--agents must include discovery and rpcutil")
 
     collective = unique_name("fleet")
-    broker = None
-    port = BROKER["port"]
+    brokers: Any = None
+    ports = tuple(int(p) for p in args.ports.split(",") if p.strip())
+    directory = Path(tempfile.mkdtemp(prefix="pymco-fleet-broker-"))
     if args.private_broker:
         from tests.support.private_rabbitmq import PrivateRabbitMQ
 
-        broker = PrivateRabbitMQ(Path(tempfile.mkdtemp(prefix="pymco-fleet-broker-")), name="pymcofleet",
-                                 collectives=[collective])
-        broker.start().setup()
-        port = broker.stomp_port
-        print(f"private RabbitMQ {broker.node} on STOMP port {port}", flush=True)
+        brokers = PrivateRabbitMQ(directory, name="pymcofleet", collectives=[collective]).start().setup()
+        ports = (brokers.stomp_port,)
+    elif args.private_cluster:
+        from tests.support.private_rabbitmq import PrivateRabbitMQCluster
+
+        brokers = PrivateRabbitMQCluster(directory, args.private_cluster, collectives=[collective]).start()
+        ports = tuple(member.stomp_port for member in brokers.members)
     else:
-        setup_collectives([collective])
+        setup_collectives([collective])  # on the shared broker (or a cluster it is a member of)
+    if brokers is not None:
+        print(f"private RabbitMQ on STOMP port(s) {', '.join(map(str, ports))}", flush=True)
     try:
-        return run_fleet(args, collective, port, agents)
+        return run_fleet(args, collective, ports, agents)
     finally:
-        if broker is not None:
-            broker.destroy()
-            shutil.rmtree(broker.directory, ignore_errors=True)
+        if brokers is not None:
+            brokers.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...]) -> int:
+def run_fleet(args: argparse.Namespace, collective: str, ports: tuple[int, ...], agents: tuple[str, ...]) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
     for count in shares(args.nodes, args.processes):
         procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                            stop, port, agents), daemon=True))
+                                                            stop, ports, agents), daemon=True))
         first += count
     start = time.monotonic()
     up = start_all(procs, ready, stop)
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
-        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port)
+        times, lost = client_rounds(collective, up, args.rounds, args.timeout, ports[0])
     finally:
         stop.set()
         for proc in procs:
             proc.join(60)
-    print(f"{up} nodes, {args.rounds} rounds of broadcast rpcutil ping: min {min(times):.1f} ms, "
+    print(f"{up} nodes over {len(ports)} broker(s), {args.rounds} rounds of broadcast rpcutil ping: min {min(times):.1f} ms, "
           f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; replies lost {lost}")
     return 0 if lost == 0 else 1
 

@@ -52,7 +52,8 @@ def make(multiplex: bool = False, **settings: str) -> tuple[DeafnessProbe, Loopb
 
 def test_a_round_trip_on_both_paths_is_not_deaf():
     probe, connector = make()
-    probe.subscribe()
+    probe.start()
+    probe.stop()  # subscribed; the loop ends at once
     assert connector.subscribed == [("pymco_probe_n1.example.com", "c1")]
     assert probe.round() == []
     assert [(p, n) for p, _, n in connector.sent] == [("directed", ["n1.example.com"]), ("broadcast", None)]
@@ -83,7 +84,8 @@ def test_another_process_or_a_late_probe_does_not_count():
 
 def test_multiplexed_connectors_get_only_the_directed_probe():
     probe, connector = make(multiplex=True)
-    probe.subscribe()
+    probe.start()
+    probe.stop()  # subscribed; the loop ends at once
     assert connector.subscribed == [] and probe.round() == []
     assert [p for p, _, _ in connector.sent] == ["directed"]
 

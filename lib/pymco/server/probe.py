@@ -71,12 +71,11 @@ class DeafnessProbe:
     def enabled(self) -> bool:
         return self.interval > 0 and (self.directed or self.broadcast)
 
-    def subscribe(self) -> None:
-        if self.enabled and self.broadcast:
-            self.connector.subscribe_agent(probe_agent(self.identity), self.collective)
-
     def start(self) -> None:
+        """Subscribe the broadcast probe's agent and start probing (after the daemon's own subscriptions)."""
         if self.enabled:
+            if self.broadcast:
+                self.connector.subscribe_agent(probe_agent(self.identity), self.collective)
             self._thread = threading.Thread(target=self._loop, name="pymco-deafness-probe", daemon=True)
             self._thread.start()
 

@@ -55,8 +55,6 @@ class Runner:
                 self.connector.subscribe_directed(collective)
             for name in names if names is not None else self.agents.names():
                 self.connector.subscribe_agent(name, collective)
-        if names is None:
-            self.probe.subscribe()
 
     def reload_agents(self) -> None:
         """SIGUSR1: rescan agents; in-flight requests keep their loaded agent."""
