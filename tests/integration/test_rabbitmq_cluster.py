@@ -76,6 +76,13 @@ def seconds_until_all_answer(cluster, config, since: float, limit: float = BOUND
     raise AssertionError(f"not every daemon answered within {limit}s: {sorted(set(NODES) - pinged(cluster, config))}")
 
 
+def nothing_lost(cluster, config, requests: int = 3) -> None:
+    """Once every daemon answered again, consecutive requests each get every reply."""
+    for _ in range(requests):
+        result = cluster.mco("rpc", "rpcutil", "ping", "--json", "-t", "5", config=config)
+        assert sorted(r["sender"] for r in json.loads(result.out)) == NODES, result
+
+
 def members_of(cluster, brokers) -> list[str]:
     """Which member each daemon is connected to now (from its log's last `connected to`)."""
     ports = {str(m.stomp_port): str(i + 1) for i, m in enumerate(brokers.members)}
@@ -109,6 +116,7 @@ def test_stop_app_of_a_member(rmq):
     try:
         assert seconds_until_all_answer(cluster, config, fault) <= BOUND
         assert "2" not in members_of(cluster, brokers)
+        nothing_lost(cluster, config)
     finally:
         stopped.ctl("-q", "start_app")
     assert pinged(cluster, client(cluster, brokers, 1)) == set(NODES)
@@ -123,6 +131,7 @@ def test_kill_9_of_a_member(rmq):
     try:
         assert seconds_until_all_answer(cluster, config, fault) <= BOUND
         assert "3" not in members_of(cluster, brokers)
+        nothing_lost(cluster, config)
     finally:
         killed.start()  # its data says it is a member: it rejoins
     assert pinged(cluster, client(cluster, brokers, 2)) == set(NODES)
@@ -139,6 +148,7 @@ def test_frozen_member(rmq):
     os.kill(pid, signal.SIGSTOP)  # its connections stay open: only heart-beats tell
     try:
         took = seconds_until_all_answer(cluster, config, fault)
+        nothing_lost(cluster, config)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert took <= BOUND, took
