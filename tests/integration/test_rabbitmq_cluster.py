@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
 
@@ -48,6 +49,15 @@ def rmq(cluster_factory, tmp_path_factory):
         brokers.stop()
 
 
+def whole(member: PrivateRabbitMQ) -> bool:
+    """Whether `member` runs and sees all three members running, in no partition."""
+    proc = member.ctl("-q", "cluster_status", "--formatter", "json", check=False, timeout=30)
+    if proc.returncode != 0:
+        return False
+    status = json.loads(proc.stdout)
+    return len(status.get("running_nodes", [])) == 3 and not status.get("partitions")
+
+
 def member_pid(member: PrivateRabbitMQ) -> int | None:
     try:
         return int((member.directory / "rabbitmq.pid").read_text().strip())
@@ -66,14 +76,29 @@ def pinged(cluster, config) -> set[str]:
 
 
 def seconds_until_all_answer(cluster, config, since: float, limit: float = BOUND + 15) -> float:
-    """Ping until every daemon answers; seconds from `since` (monotonic) to the ping that saw them all."""
-    while time.monotonic() - since < limit:
+    """Seconds from `since` (monotonic) to the start of the first ping every daemon answered.
+
+    A ping takes 2 s and more to start under load: one starts every second,
+    overlapping, so the figure is within about a second of the truth.
+    """
+    def ping() -> tuple[float, bool]:
         start = time.monotonic()
-        if pinged(cluster, config) == set(NODES):
-            print(f"every daemon answered {start - since:.1f}s after the fault")  # the figure, with -s
-            return start - since  # the daemons answered a ping sent then
-        time.sleep(0.2)
-    raise AssertionError(f"not every daemon answered within {limit}s: {sorted(set(NODES) - pinged(cluster, config))}")
+        return start, pinged(cluster, config) == set(NODES)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        pending = []
+        while time.monotonic() - since < limit:
+            pending.append(pool.submit(ping))
+            if any(f.done() and f.result()[1] for f in pending):
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"not every daemon answered within {limit}s: "
+                                 f"{sorted(set(NODES) - pinged(cluster, config))}")
+        wait(pending)  # an earlier ping still running may have seen them all too
+        took = min([f.result()[0] for f in pending if f.result()[1]]) - since
+    print(f"every daemon answered {took:.1f}s after the fault")  # the figure, with -s
+    return took
 
 
 def nothing_lost(cluster, config, requests: int = 3) -> None:
@@ -152,12 +177,15 @@ def test_frozen_member(rmq):
     finally:
         os.kill(pid, signal.SIGCONT)
     assert took <= BOUND, took
-    for name in on_first:
-        assert "heart-beat from the broker missed" in cluster.nodes[name].log()
-    # after a freeze pause_minority may leave the member alone in its own partition: restart it
+    for name in on_first:  # each left it by a missed heart-beat, or its deafness probe came first
+        log = cluster.nodes[name].log()
+        assert "heart-beat from the broker missed" in log or "deaf: no probe came back" in log, log
+    # after a freeze pause_minority may leave the member alone in its own partition, or pause
+    # another one for a while (docs/brokers.md): restart it as an operator would, wait for all three
     frozen.ctl("-q", "stop_app")
     frozen.ctl("-q", "start_app")
-    assert pinged(cluster, client(cluster, brokers, 0)) == set(NODES)
+    wait_for(lambda: all(whole(member) for member in brokers.members), timeout=90, interval=1)
+    wait_for(lambda: pinged(cluster, client(cluster, brokers, 0)) == set(NODES), timeout=60)
 
 
 def queue_of(member: PrivateRabbitMQ, exchange: str, key: str) -> str:
