@@ -49,17 +49,10 @@ def outage(cluster_factory, tmp_path_factory):
     finally:
         cluster.stop()
         for broker in (first, second):
-            pid = broker_pid(broker)
+            pid = broker.pid
             if pid:
                 os.kill(pid, signal.SIGCONT)
             broker.destroy()
-
-
-def broker_pid(broker: PrivateRabbitMQ) -> int | None:
-    try:
-        return int((broker.directory / "rabbitmq.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def client(cluster, name: str, brokers: list[PrivateRabbitMQ], libdir=None):
@@ -123,7 +116,7 @@ def test_failover_to_the_second_broker_while_the_first_stays_down(outage):
 def test_heartbeats_notice_a_frozen_broker(outage):
     cluster, first, second, _ = outage
     first.start()
-    pid = broker_pid(second)
+    pid = second.pid
     assert pid, "no pid file for the second broker"
     mark = {n: len(cluster.nodes[n].log()) for n in NODES}
     os.kill(pid, signal.SIGSTOP)  # the TCP connections stay open: only missing heart-beats tell

@@ -43,7 +43,7 @@ def rmq(cluster_factory, tmp_path_factory):
     finally:
         cluster.stop()
         for member in brokers.members:
-            pid = member_pid(member)
+            pid = member.pid
             if pid:
                 os.kill(pid, signal.SIGCONT)
         brokers.stop()
@@ -56,13 +56,6 @@ def whole(member: PrivateRabbitMQ) -> bool:
         return False
     status = json.loads(proc.stdout)
     return len(status.get("running_nodes", [])) == 3 and not status.get("partitions")
-
-
-def member_pid(member: PrivateRabbitMQ) -> int | None:
-    try:
-        return int((member.directory / "rabbitmq.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def client(cluster, brokers, member: int):
@@ -152,7 +145,7 @@ def test_kill_9_of_a_member(rmq):
     config = client(cluster, brokers, 0)
     killed = brokers.members[2]
     fault = time.monotonic()
-    os.kill(member_pid(killed), signal.SIGKILL)
+    os.kill(killed.pid, signal.SIGKILL)
     try:
         assert seconds_until_all_answer(cluster, config, fault) <= BOUND
         assert "3" not in members_of(cluster, brokers)
@@ -168,7 +161,7 @@ def test_frozen_member(rmq):
     assert on_first, "no daemon on member 1 to freeze"
     config = client(cluster, brokers, 1)
     frozen = brokers.members[0]
-    pid = member_pid(frozen)
+    pid = frozen.pid
     fault = time.monotonic()
     os.kill(pid, signal.SIGSTOP)  # its connections stay open: only heart-beats tell
     try:

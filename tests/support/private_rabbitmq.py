@@ -102,6 +102,14 @@ class PrivateRabbitMQ:
         return proc
 
     @property
+    def pid(self) -> int | None:
+        """The Erlang VM's process (to freeze or kill it), from its pid file."""
+        try:
+            return int((self.directory / "rabbitmq.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    @property
     def running(self) -> bool:
         return self.ctl("-q", "status", check=False, timeout=30).returncode == 0
 
