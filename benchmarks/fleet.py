@@ -49,12 +49,13 @@ ALL_AGENTS = ("discovery", "package", "puppet", "rpcutil", "service")
 
 
 def node_config(identity: str, collective: str, heartbeat: int, port: int = BROKER["port"],
-                agents: tuple[str, ...] = ALL_AGENTS) -> Any:
+                agents: tuple[str, ...] = ALL_AGENTS, probe: float = 0) -> Any:
     from pymco.config import Config
 
     config = Config(path=None, mode="server")
     for key, value in {"identity": identity, "collectives": collective, "securityprovider": "psk",
-                       "connector": "rabbitmq", "classesfile": "/nonexistent", "max_workers": "4"}.items():
+                       "connector": "rabbitmq", "classesfile": "/nonexistent", "max_workers": "4",
+                       "probe_interval": str(probe)}.items():
         config.set(key, value)
     config.pluginconf.update({
         "psk": PSK, "rabbitmq.vhost": BROKER["vhost"], "rabbitmq.pool.size": "1",
@@ -66,7 +67,8 @@ def node_config(identity: str, collective: str, heartbeat: int, port: int = BROK
 
 
 def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any,
-                 ports: tuple[int, ...] = (BROKER["port"],), active: tuple[str, ...] = ALL_AGENTS) -> None:
+                 ports: tuple[int, ...] = (BROKER["port"],), active: tuple[str, ...] = ALL_AGENTS,
+                 probe: float = 0) -> None:
     from pymco.connector.rabbitmq import RabbitMQConnector
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
@@ -88,7 +90,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     runners = []
     for index in range(first, first + count):
         identity = f"sim{index:05d}"
-        config = node_config(identity, collective, heartbeat, ports[index % len(ports)], active)
+        config = node_config(identity, collective, heartbeat, ports[index % len(ports)], active, probe)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
         node = NodeContext(config, facts, RunnerStats())
@@ -99,11 +101,13 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         connector.connect()
         runner.subscribe()
         connector.confirm_subscriptions()
+        runner.probe.start()  # as pymcod does; off unless --probe-interval
         runners.append(runner)
     gc.freeze()  # as pymcod does once started
     ready.put(count)
     stop.wait()
     for runner in runners:
+        runner.probe.stop()
         runner.connector.disconnect()
 
 
@@ -157,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30, help="reply timeout per round, seconds")
     parser.add_argument("--heartbeat", type=int, default=0, help="STOMP heart-beat interval of the nodes")
     parser.add_argument("--agents", default=",".join(ALL_AGENTS), help="agents active on the nodes, comma separated")
+    parser.add_argument("--probe-interval", type=float, default=0,
+                        help="the nodes' deafness probe interval (s); 0: off, as for pymcod's probe_interval = 0")
+    parser.add_argument("--idle", type=float, default=0,
+                        help="before the rounds, measure this many seconds of the idle fleet: CPU of the "
+                             "simulator and (with a private broker or cluster) of RabbitMQ")
     parser.add_argument("--ports", default=str(BROKER["port"]),
                         help="STOMP ports of the brokers (members of one cluster), comma separated: node N "
                              "connects to the (N mod count)th, the client to the first")
@@ -189,25 +198,46 @@ def main(argv: list[str] | None = None) -> int:
     if brokers is not None:
         print(f"private RabbitMQ on STOMP port(s) {', '.join(map(str, ports))}", flush=True)
     try:
-        return run_fleet(args, collective, ports, agents)
+        return run_fleet(args, collective, ports, agents, brokers)
     finally:
         if brokers is not None:
             brokers.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_fleet(args: argparse.Namespace, collective: str, ports: tuple[int, ...], agents: tuple[str, ...]) -> int:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_idle(seconds: float, procs: list[Any], brokers: Any) -> None:
+    """CPU the idle fleet costs: what heart-beats and deafness probes alone use."""
+    members = [] if brokers is None else getattr(brokers, "members", [brokers])
+    pids = {"simulator": [p.pid for p in procs], "RabbitMQ": [m.pid for m in members if m.pid]}
+    before = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
+    time.sleep(seconds)
+    used = {k: sum(cpu_seconds(p) for p in v) - before[k] for k, v in pids.items()}
+    print(f"idle {seconds:g}s: simulator {used['simulator']:.2f} CPU-s"
+          + (f", RabbitMQ {used['RabbitMQ']:.2f} CPU-s" if pids["RabbitMQ"] else ""), flush=True)
+
+
+def run_fleet(args: argparse.Namespace, collective: str, ports: tuple[int, ...], agents: tuple[str, ...],
+              brokers: Any = None) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
     for count in shares(args.nodes, args.processes):
         procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                            stop, ports, agents), daemon=True))
+                                                            stop, ports, agents, args.probe_interval),
+                                 daemon=True))
         first += count
     start = time.monotonic()
     up = start_all(procs, ready, stop)
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
+        if args.idle:
+            measure_idle(args.idle, procs, brokers)
         times, lost = client_rounds(collective, up, args.rounds, args.timeout, ports[0])
     finally:
         stop.set()

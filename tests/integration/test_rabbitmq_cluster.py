@@ -45,8 +45,19 @@ def rmq(cluster_factory, tmp_path_factory):
         for member in brokers.members:
             pid = member.pid
             if pid:
-                os.kill(pid, signal.SIGCONT)
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
         brokers.stop()
+
+
+def heal(brokers, frozen: PrivateRabbitMQ) -> None:
+    """After a freeze pause_minority may leave the member alone in its own partition, or pause
+    another one for a while (docs/brokers.md): restart it as an operator would, wait for all three."""
+    frozen.ctl("-q", "stop_app")
+    frozen.ctl("-q", "start_app")
+    wait_for(lambda: all(whole(member) for member in brokers.members), timeout=90, interval=1)
 
 
 def whole(member: PrivateRabbitMQ) -> bool:
@@ -165,28 +176,26 @@ def test_frozen_member(rmq):
     fault = time.monotonic()
     os.kill(pid, signal.SIGSTOP)  # its connections stay open: only heart-beats tell
     try:
+        # (no nothing_lost() here: while the cluster stalls, daemons on the other members may find
+        # their probes late and reconnect once more, a few seconds later; docs/brokers.md)
         took = seconds_until_all_answer(cluster, config, fault)
-        nothing_lost(cluster, config)
     finally:
         os.kill(pid, signal.SIGCONT)
+        heal(brokers, frozen)
     assert took <= BOUND, took
     for name in on_first:  # each left it by a missed heart-beat, or its deafness probe came first
         log = cluster.nodes[name].log()
         assert "heart-beat from the broker missed" in log or "deaf: no probe came back" in log, log
-    # after a freeze pause_minority may leave the member alone in its own partition, or pause
-    # another one for a while (docs/brokers.md): restart it as an operator would, wait for all three
-    frozen.ctl("-q", "stop_app")
-    frozen.ctl("-q", "start_app")
-    wait_for(lambda: all(whole(member) for member in brokers.members), timeout=90, interval=1)
     wait_for(lambda: pinged(cluster, client(cluster, brokers, 0)) == set(NODES), timeout=60)
 
 
 def queue_of(member: PrivateRabbitMQ, exchange: str, key: str) -> str:
-    """The queue bound to `exchange` with routing key `key` (a STOMP subscription's queue)."""
+    """The queue bound to `exchange` with routing key `key` (a STOMP subscription's queue), or ""."""
     rows = member.ctl("-q", "list_bindings", "-p", member.vhost, "source_name", "routing_key",
                       "destination_name").stdout.splitlines()
-    [queue] = [r.split("\t")[2] for r in rows if r.split("\t")[:2] == [exchange, key]]
-    return queue
+    queues = [r.split("\t")[2] for r in rows if r.split("\t")[:2] == [exchange, key]]
+    assert len(queues) <= 1, queues
+    return queues[0] if queues else ""
 
 
 @pytest.mark.parametrize("path", ["directed", "broadcast"])
@@ -200,17 +209,19 @@ def test_a_daemon_made_deaf_behind_its_back_recovers_by_itself(rmq, path):
     member = brokers.members[0]
     exchange, key = ((f"{cluster.collective}_directed", name) if path == "directed"
                      else (f"{cluster.collective}_broadcast", f"pymco_probe_{name}"))
-    member.ctl("-q", "delete_queue", "-p", member.vhost, queue_of(member, exchange, key))
+    queue = queue_of(member, exchange, key)
+    assert queue, f"no queue bound to {exchange} with {key}"
+    member.ctl("-q", "delete_queue", "-p", member.vhost, queue)
     deafened = time.monotonic()
     if path == "directed":  # it is deaf: a directed request goes nowhere
         assert json.loads(cluster.mco("rpc", "rpcutil", "ping", "-I", name, "-t", "1", "--json",
                                       config=config).out) == []
-    bound = 3 + 2 + 5  # probe_interval + probe_timeout + reconnecting
+    bound = 3 + 2 + 3 + 2  # probe_interval + probe_timeout + splay (at most the interval) + reconnecting
     wait_for(lambda: "deaf: no probe came back through the " + path in node.log(), timeout=bound + 10)
+    wait_for(lambda: queue_of(member, exchange, key), timeout=bound + 10, interval=0.5)  # subscribed afresh
     took = time.monotonic() - deafened
-    print(f"{path}: deaf noticed and reconnected after {took:.1f}s")
+    print(f"{path}: deaf noticed and subscribed afresh after {took:.1f}s")
     assert took <= bound, took
-    wait_for(lambda: queue_of(member, exchange, key), timeout=10)  # subscribed afresh
     answer = cluster.mco("rpc", "rpcutil", "daemon_stats", "-I", name, "--json", config=config)
     [stats] = json.loads(answer.out)
     assert stats["data"]["deaf"] == 1, answer

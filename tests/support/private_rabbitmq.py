@@ -210,7 +210,13 @@ class PrivateRabbitMQCluster:
         for member in self.members:  # boot in parallel: booting is most of the time
             member.launch()
         for member in self.members:
-            member.await_started()
+            try:
+                member.await_started()
+            except RuntimeError:
+                # a free port taken meanwhile (this machine's ephemeral ports are busy): new ones, once
+                member.stop()
+                member.amqp_port, member.dist_port, member.stomp_port = free_port(), free_port(), free_port()
+                member.start()
         first = self.members[0]
         for member in self.members[1:]:
             broker_setup("--join-only", "--join", first.node, env=member.env())

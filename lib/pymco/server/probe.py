@@ -21,7 +21,14 @@ never see one.  When a probe is not back within `probe_timeout` seconds the
 daemon logs one line, counts it as `deaf` in its stats and reconnects (the
 connector tries another pool member first), which makes every subscription
 afresh.  A daemon is therefore deaf for at most probe_interval +
-probe_timeout seconds plus a reconnect.  With the connector in
+probe_timeout seconds plus a reconnect (and a splay of up to 5 s).
+
+An overloaded broker delays probes; a whole fleet reconnecting at once would
+overload it further (seen with 1,000 simulated nodes probing every second with a
+1 s timeout on a loaded machine).  So the rounds of a fleet are spread: each
+daemon starts at a random point of its interval, waits a random splay before
+reconnecting, and after a reconnect waits twice as long before its next round
+(up to 8 intervals; back to one after a round that came back).  With the connector in
 agents_multiplex mode the broadcast probe would reach every node: only the
 directed one is sent.
 """
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 
@@ -43,6 +51,8 @@ log = logging.getLogger(__name__)
 __all__ = ["DeafnessProbe", "MARKER", "probe_agent"]
 
 MARKER = b"pymco-deafness-probe "
+MAX_BACKOFF = 8  # intervals between rounds after repeated reconnects
+RECONNECT_SPLAY = 5.0  # seconds, at most: daemons that went deaf together reconnect spread out
 
 
 def probe_agent(identity: str) -> str:
@@ -95,7 +105,9 @@ class DeafnessProbe:
 
     # ------------------------------------------------------------------ loop
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        backoff = 1
+        wait = random.uniform(0, self.interval)  # a fleet started together does not probe together
+        while not self._stop.wait(wait):
             # not gated on `connected`: a broker's ERROR frame (a cancelled subscription) makes
             # that false while the connection stays up, deaf; a connection really down fails the send
             deaf = self.round()
@@ -103,10 +115,16 @@ class DeafnessProbe:
                 self.stats.incr("deaf")
                 log.error("deaf: no probe came back through the %s path within %gs; reconnecting "
                           "to make every subscription afresh", " and ".join(deaf), self.timeout)
+                if self._stop.wait(random.uniform(0, min(RECONNECT_SPLAY, self.interval))):
+                    return
                 try:
                     self.connector.reconnect()
                 except ConnectorError as exc:
                     log.warning("reconnect after a failed probe: %s", exc)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            elif not deaf:
+                backoff = 1
+            wait = self.interval * backoff
 
     def round(self) -> list[str]:
         """Send one probe down each path; the paths whose probe did not come back in time."""
