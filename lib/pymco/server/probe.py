@@ -21,7 +21,8 @@ never see one.  When a probe is not back within `probe_timeout` seconds the
 daemon logs one line, counts it as `deaf` in its stats and reconnects (the
 connector tries another pool member first), which makes every subscription
 afresh.  A daemon is therefore deaf for at most probe_interval +
-probe_timeout seconds plus a reconnect (and a splay of up to 5 s).
+probe_timeout seconds plus a reconnect (and a splay of up to 5 s), when its
+previous round came back.
 
 An overloaded broker delays probes; a whole fleet reconnecting at once would
 overload it further (seen with 1,000 simulated nodes probing every second with a
