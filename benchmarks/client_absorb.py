@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT))  # benchmarks/ and tests/support; pymco itself comes from the venv
 
 from benchmarks.helpers import start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402

@@ -51,8 +51,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT))  # benchmarks/ and tests/support; pymco itself comes from the venv
 
 from benchmarks.helpers import cpu_seconds, nats_servers, shares, start_all  # noqa: E402
 from tests.support.cluster import BROKER, PSK, setup_collectives, unique_name  # noqa: E402
@@ -78,13 +77,14 @@ def broker_settings(port: int, heartbeat: int, servers: list[str] | None) -> dic
 
 
 def node_config(identity: str, collective: str, heartbeat: int, port: int = BROKER["port"],
-                agents: tuple[str, ...] = ALL_AGENTS, servers: list[str] | None = None) -> Any:
+                agents: tuple[str, ...] = ALL_AGENTS, servers: list[str] | None = None,
+                probe: float = 0) -> Any:
     from pymco.config import Config
 
     config = Config(path=None, mode="server")
     for key, value in {"identity": identity, "collectives": collective, "securityprovider": "psk",
                        "connector": "nats" if servers else "rabbitmq", "classesfile": "/nonexistent",
-                       "max_workers": "4"}.items():
+                       "max_workers": "4", "probe_interval": str(probe)}.items():
         config.set(key, value)
     config.pluginconf.update({"psk": PSK, **broker_settings(port, heartbeat, servers)})
     config.pluginconf.update({f"{name}.activate_agent": "0" for name in ALL_AGENTS if name not in agents})
@@ -92,8 +92,8 @@ def node_config(identity: str, collective: str, heartbeat: int, port: int = BROK
 
 
 def node_process(collective: str, first: int, count: int, heartbeat: int, ready: Any, stop: Any,
-                 port: int = BROKER["port"], active: tuple[str, ...] = ALL_AGENTS,
-                 servers: list[str] | None = None) -> None:
+                 ports: tuple[int, ...] = (BROKER["port"],), active: tuple[str, ...] = ALL_AGENTS,
+                 servers: list[str] | None = None, probe: float = 0) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from pymco import plugins
@@ -128,7 +128,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     for index in range(first, first + count):
         identity = f"sim{index:05d}"
         member = servers[index % len(servers):] + servers[:index % len(servers)] if servers else None
-        config = node_config(identity, collective, heartbeat, port, active, member)
+        config = node_config(identity, collective, heartbeat, ports[index % len(ports)], active, member, probe)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
         node = NodeContext(config, facts, RunnerStats())
@@ -143,6 +143,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
                 runner.connector.connect()
                 runner.subscribe()
                 runner.connector.confirm_subscriptions()
+                runner.probe.start()  # as pymcod does; off unless --probe-interval
                 return
             except ConnectorError as exc:
                 if attempt == 3:
@@ -157,6 +158,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     ready.put(count)
     stop.wait()
     for runner in runners:
+        runner.probe.stop()
         runner.connector.disconnect()
 
 
@@ -254,6 +256,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-min", type=float, default=1.0,
                         help="discovery's shortest quiet window: a simulator process answers for all its nodes "
                              "in one burst, so many nodes per process need a longer one")
+    parser.add_argument("--probe-interval", type=float, default=0,
+                        help="the nodes' deafness probe interval (s); 0: off, as for pymcod's probe_interval = 0")
+    parser.add_argument("--idle", type=float, default=0,
+                        help="before the rounds, measure this many seconds of the idle fleet: CPU of the "
+                             "simulator and (with a private broker or cluster) of RabbitMQ")
+    parser.add_argument("--ports", default=str(BROKER["port"]),
+                        help="STOMP ports of the brokers (members of one cluster), comma separated: node N "
+                             "connects to the (N mod count)th, the client to the first")
+    parser.add_argument("--private-cluster", type=int, metavar="MEMBERS",
+                        help="start a RabbitMQ cluster of its own with MEMBERS members on loopback")
     args = parser.parse_args(argv)
     QUIET_MIN[0] = args.quiet_min
     agents = tuple(a.strip() for a in args.agents.split(",") if a.strip())
@@ -261,50 +273,75 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--agents must include discovery and rpcutil")
 
     collective = unique_name("fleet")
-    broker = None
-    port = BROKER["port"]
     if args.nats or args.nats_url:
         with nats_servers(args.nats, args.nats_url) as servers:
-            return run_fleet(args, collective, 0, agents, servers)
+            return run_fleet(args, collective, (0,), agents, servers=servers)
+    brokers: Any = None
+    ports = tuple(int(p) for p in args.ports.split(",") if p.strip())
+    directory = Path(tempfile.mkdtemp(prefix="pymco-fleet-broker-"))
     if args.private_broker:
         from tests.support.private_rabbitmq import PrivateRabbitMQ
 
-        broker = PrivateRabbitMQ(Path(tempfile.mkdtemp(prefix="pymco-fleet-broker-")), name="pymcofleet",
-                                 collectives=[collective])
-        broker.start().setup()
-        port = broker.stomp_port
-        print(f"private RabbitMQ {broker.node} on STOMP port {port}", flush=True)
+        brokers = PrivateRabbitMQ(directory, name="pymcofleet", collectives=[collective]).start().setup()
+        ports = (brokers.stomp_port,)
+    elif args.private_cluster:
+        from tests.support.private_rabbitmq import PrivateRabbitMQCluster
+
+        brokers = PrivateRabbitMQCluster(directory, args.private_cluster, collectives=[collective]).start()
+        ports = tuple(member.stomp_port for member in brokers.members)
     else:
-        setup_collectives([collective])
+        setup_collectives([collective])  # on the shared broker (or a cluster it is a member of)
+    if brokers is not None:
+        print(f"private RabbitMQ on STOMP port(s) {', '.join(map(str, ports))}", flush=True)
     try:
-        return run_fleet(args, collective, port, agents)
+        return run_fleet(args, collective, ports, agents, brokers)
     finally:
-        if broker is not None:
-            broker.destroy()
-            shutil.rmtree(broker.directory, ignore_errors=True)
+        if brokers is not None:
+            brokers.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_fleet(args: argparse.Namespace, collective: str, port: int, agents: tuple[str, ...],
-              servers: list[str] | None = None) -> int:
+def process_cpu(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_idle(seconds: float, procs: list[Any], brokers: Any) -> None:
+    """CPU the idle fleet costs: what heart-beats and deafness probes alone use."""
+    members = [] if brokers is None else getattr(brokers, "members", [brokers])
+    pids = {"simulator": [p.pid for p in procs], "RabbitMQ": [m.pid for m in members if m.pid]}
+    before = {k: sum(process_cpu(p) for p in v) for k, v in pids.items()}
+    time.sleep(seconds)
+    used = {k: sum(process_cpu(p) for p in v) - before[k] for k, v in pids.items()}
+    print(f"idle {seconds:g}s: simulator {used['simulator']:.2f} CPU-s"
+          + (f", RabbitMQ {used['RabbitMQ']:.2f} CPU-s" if pids["RabbitMQ"] else ""), flush=True)
+
+
+def run_fleet(args: argparse.Namespace, collective: str, ports: tuple[int, ...], agents: tuple[str, ...],
+              brokers: Any = None, servers: list[str] | None = None) -> int:
     ctx = multiprocessing.get_context("fork")
     ready, stop = ctx.Queue(), ctx.Event()
     procs, first = [], 0
     for count in shares(args.nodes, args.processes):
         procs.append(ctx.Process(target=node_process, args=(collective, first, count, args.heartbeat, ready,
-                                                            stop, port, agents, servers), daemon=True))
+                                                            stop, ports, agents, servers, args.probe_interval),
+                                 daemon=True))
         first += count
     start = time.monotonic()
     up = start_all(procs, ready, stop)
     print(f"{up} simulated nodes up in {time.monotonic() - start:.1f}s ({len(procs)} processes)", flush=True)
     try:
-        times, lost = client_rounds(collective, up, args.rounds, args.timeout, port, servers)
+        if args.idle:
+            measure_idle(args.idle, procs, brokers)
+        times, lost = client_rounds(collective, up, args.rounds, args.timeout, ports[0], servers)
         if args.mco:
-            lost += mco_ping(collective, up, args.timeout, port, servers)
+            lost += mco_ping(collective, up, args.timeout, ports[0], servers)
     finally:
         stop.set()
         for proc in procs:
             proc.join(60)
-    print(f"{up} nodes, {args.rounds} rounds of broadcast rpcutil ping: min {min(times):.1f} ms, "
+    print(f"{up} nodes over {len(ports)} broker(s), {args.rounds} rounds of broadcast rpcutil ping: min {min(times):.1f} ms, "
           f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms; replies lost {lost}")
     return 0 if lost == 0 else 1
 

@@ -31,8 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/; pymco itself comes from the venv
 
 from pymco.connector.stomp_import import stomp  # noqa: E402
 from benchmarks.helpers import cpu_seconds, nats_servers, shares, start_all  # noqa: E402

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(ROOT))  # benchmarks/ and tests/support; pymco itself comes from the venv
 
 from pymco.client.session import Session  # noqa: E402
 from pymco.config import load_config  # noqa: E402

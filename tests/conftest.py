@@ -24,6 +24,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if names and "transport" in metafunc.fixturenames:
         metafunc.parametrize("transport", names, indirect=True, scope="module")
 
+# the run fails when a daemon or broker it started outlives it
+pytest_plugins = ["tests.support.leaks"]
+
 
 @pytest.fixture(scope="module")
 def transport(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Transport]:

@@ -139,6 +139,8 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], Any]] = {
     "max_message_size": (_int, 2 * 1024 * 1024),
     "max_workers": (_int, 16),
     "max_queued_requests": (_int, 1000),
+    "probe_interval": (_float, 30.0),  # the daemon's deafness probe (server/probe.py); 0: off
+    "probe_timeout": (_float, 10.0),
 }
 _APPEND = {"default_discovery_options"}
 _DEPRECATED = {"topicprefix", "topicsep", "queueprefix"}

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from tests.support.cluster import BROKER, tool
-from tests.support.private_rabbitmq import PrivateRabbitMQ, free_port
+from tests.support.cluster import tool
+from tests.support.private_rabbitmq import PrivateRabbitMQ, free_port, pool_lines
 from tests.support.slow_agents import write_slow_agents
 
 pytestmark = pytest.mark.integration
@@ -30,16 +30,6 @@ NODES = [f"out{i:02d}" for i in range(1, 11)]
 # once the broker is back (the default 30 s would be within the bound too, only slower).
 DAEMON_CONNECTION = {"initial_reconnect_delay": "0.1", "back_off_multiplier": "2", "max_reconnect_delay": "4",
                      "heartbeat_interval": "2", "connect_timeout": "4"}
-
-
-def pool_lines(brokers: list[PrivateRabbitMQ], **extra: str) -> list[str]:
-    lines = ["connector = rabbitmq", f"plugin.rabbitmq.vhost = {BROKER['vhost']}",
-             f"plugin.rabbitmq.pool.size = {len(brokers)}"]
-    for n, broker in enumerate(brokers, 1):
-        lines += [f"plugin.rabbitmq.pool.{n}.host = 127.0.0.1", f"plugin.rabbitmq.pool.{n}.port = {broker.stomp_port}",
-                  f"plugin.rabbitmq.pool.{n}.user = {broker.user}",
-                  f"plugin.rabbitmq.pool.{n}.password = {broker.password}"]
-    return lines + [f"plugin.rabbitmq.{k} = {v}" for k, v in extra.items()]
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +49,10 @@ def outage(cluster_factory, tmp_path_factory):
     finally:
         cluster.stop()
         for broker in (first, second):
-            pid = broker_pid(broker)
+            pid = broker.pid
             if pid:
                 os.kill(pid, signal.SIGCONT)
             broker.destroy()
-
-
-def broker_pid(broker: PrivateRabbitMQ) -> int | None:
-    try:
-        return int((broker.directory / "rabbitmq.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def client(cluster, name: str, brokers: list[PrivateRabbitMQ], libdir=None):
@@ -133,7 +116,7 @@ def test_failover_to_the_second_broker_while_the_first_stays_down(outage):
 def test_heartbeats_notice_a_frozen_broker(outage):
     cluster, first, second, _ = outage
     first.start()
-    pid = broker_pid(second)
+    pid = second.pid
     assert pid, "no pid file for the second broker"
     mark = {n: len(cluster.nodes[n].log()) for n in NODES}
     os.kill(pid, signal.SIGSTOP)  # the TCP connections stay open: only missing heart-beats tell

@@ -162,16 +162,16 @@ def test_soft_shutdown_timeout_bounds_the_wait(rel):
 
 def test_sigusr1_reload_keeps_the_request_in_flight(rel):
     cluster, libdir = rel
-    node = start_node(cluster, libdir, "rel05")
+    node = start_node(cluster, libdir, "rel10")
     mark = len(node.log())
-    call = mco_async(cluster, "rpc", "slow", "nap", "seconds=3", "-I", "rel05", "--json")
+    call = mco_async(cluster, "rpc", "slow", "nap", "seconds=3", "-I", "rel10", "--json")
     wait_for(lambda: "napping" in node.log()[mark:])
     node.signal(signal.SIGUSR1)
     wait_for(lambda: "reloading agents" in node.log()[mark:])
     rc, out, err = finish(call)
     [reply] = json.loads(out)
     assert reply["statuscode"] == 0 and reply["data"]["slept"] == 3, out + err
-    assert cluster.mco("rpc", "slow", "nap", "seconds=0", "-I", "rel05").rc == 0
+    assert cluster.mco("rpc", "slow", "nap", "seconds=0", "-I", "rel10").rc == 0
 
 
 def test_sighup_reopens_the_log_after_logrotate(rel):

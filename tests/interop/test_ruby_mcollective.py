@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -52,3 +53,20 @@ def test_pymco_rpc_ping_to_ruby_nodes(mixed):
     replies = json.loads(result.out)
     assert sorted(r["sender"] for r in replies) == ["rb01", "rb02"]
     assert all(r["statuscode"] == 0 for r in replies)
+
+
+def test_deafness_probes_never_reach_ruby_nodes(mixed):
+    # pymcod's probes (server/probe.py) go only where that daemon alone listens
+    cluster, config = mixed
+    logs = [config.parent / name / "mcollectived.log" for name in ("rb01", "rb02")]
+    marks = [len(log.read_text(errors="replace")) for log in logs]
+    node = cluster.add_node("py03", probe_interval=0.5, probe_timeout=2)
+    node.wait_started()
+    time.sleep(4)  # several probe rounds on both paths
+    assert "deaf:" not in node.log()
+    for log, mark in zip(logs, marks):
+        text = log.read_text(errors="replace")[mark:]
+        assert "probe" not in text and " ERROR -- " not in text, text
+    result = ruby_mco("ping", config=config)
+    assert "py03" in result.out and "rb01" in result.out, result
+    node.stop()

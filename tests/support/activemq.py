@@ -18,8 +18,12 @@ SETUP = REPO / "scripts" / "activemq-setup"
 
 
 class PrivateActiveMQ:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = "pymco", network_to: "PrivateActiveMQ | None" = None,
+                 networked: bool = False) -> None:
         self.directory = directory
+        self.name = name  # unique within a network of brokers
+        self.network_to = network_to  # a broker this one forwards to and from (activemq-setup --network-to)
+        self.networked = networked  # the first of a network: advisories on (activemq-setup --networked)
         self.port = free_port()
         self.openwire_port = free_port()
         self.user = BROKER["user"]
@@ -30,8 +34,10 @@ class PrivateActiveMQ:
                               capture_output=True, text=True, timeout=180)
 
     def start(self) -> "PrivateActiveMQ":
+        network = (["--network-to", f"127.0.0.1:{self.network_to.openwire_port}"] if self.network_to
+                   else ["--networked"] if self.networked else [])
         proc = self._run("start", "--port", str(self.port), "--openwire-port", str(self.openwire_port),
-                         "--user", self.user, "--password", self.password)
+                         "--user", self.user, "--password", self.password, "--name", self.name, *network)
         if proc.returncode != 0:
             raise RuntimeError(f"scripts/activemq-setup start failed:\n{proc.stdout}{proc.stderr}")
         return self

@@ -261,6 +261,9 @@ class Cluster:
     def add_node(self, identity: str, facts: dict[str, Any] | None = None, classes: list[str] | None = None,
                  collectives: list[str] | None = None, base_facts: bool = True, start: bool = True,
                  **settings: Any) -> Node:
+        if identity in self.nodes:
+            # Two daemons with one identity both answer, and the first would never be stopped.
+            raise ValueError(f"node {identity} is already in this cluster: pick another identity")
         node = Node(identity, self.directory / identity, collectives or list(self.collectives),
                     facts or {}, classes or [], {"connector_lines": self.transport.lines(len(self.nodes) + 1), **settings},
                     base_facts=facter_facts(self.directory.parent) if base_facts else None)

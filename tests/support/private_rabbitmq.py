@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.cluster import BROKER, connector_lines
+from tests.support.cluster import BROKER, REPO, connector_lines
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -30,7 +30,8 @@ def free_port() -> int:
 class PrivateRabbitMQ:
     def __init__(self, directory: Path, name: str = "pymcotest", collectives: list[str] | None = None,
                  tls: dict[str, str] | None = None, tls_only: bool = False,
-                 stomp_conf: list[str] | None = None) -> None:
+                 stomp_conf: list[str] | None = None, extra_conf: list[str] | None = None,
+                 cookie: str | None = None) -> None:
         if not (RABBIT_BIN / "rabbitmq-server").exists():
             raise RuntimeError("rabbitmq-server is not installed; run scripts/bootstrap")
         self.directory = directory
@@ -42,6 +43,8 @@ class PrivateRabbitMQ:
         self.tls_port = free_port() if tls else None
         self.tls_only = bool(tls and tls_only)  # no plain STOMP listener at all
         self.stomp_conf = stomp_conf  # listener lines to use instead of the ones below (broker-setup's)
+        self.extra_conf = extra_conf or []  # more rabbitmq.conf lines
+        self.cookie = cookie  # the Erlang cookie of a cluster's members (else Erlang makes one)
         self.collectives = collectives or ["mcollective"]
         self.vhost = BROKER["vhost"]
         self.user = BROKER["user"]
@@ -82,7 +85,12 @@ class PrivateRabbitMQ:
                       f"ssl_options.keyfile = {self.tls['key']}",
                       "ssl_options.verify = verify_peer",
                       "ssl_options.fail_if_no_peer_cert = false"]
-        (d / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
+        (d / "rabbitmq.conf").write_text("\n".join(lines + self.extra_conf) + "\n")
+        if self.cookie:
+            cookie = d / ".erlang.cookie"
+            if not cookie.exists():
+                cookie.write_text(self.cookie)
+                cookie.chmod(0o400)
         (d / "enabled_plugins").write_text("[rabbitmq_stomp].\n")
         (d / "env.conf").write_text("")
 
@@ -94,13 +102,28 @@ class PrivateRabbitMQ:
         return proc
 
     @property
+    def pid(self) -> int | None:
+        """The Erlang VM's process (to freeze or kill it), from its pid file."""
+        try:
+            return int((self.directory / "rabbitmq.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    @property
     def running(self) -> bool:
         return self.ctl("-q", "status", check=False, timeout=30).returncode == 0
 
     def start(self, timeout: float = 90) -> "PrivateRabbitMQ":
+        self.launch()
+        return self.await_started(timeout)
+
+    def launch(self) -> None:
+        """Start the Erlang node in the background (await_started() waits for it)."""
         self.write_config()
         subprocess.run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=self.env(), check=True,
                        capture_output=True, timeout=60)
+
+    def await_started(self, timeout: float = 90) -> "PrivateRabbitMQ":
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.ctl("-q", "await_startup", "--timeout", "5", check=False).returncode == 0:
@@ -151,3 +174,75 @@ class PrivateRabbitMQ:
 
     def connector_lines(self, connector: str = "rabbitmq") -> list[str]:
         return connector_lines(connector, {"port": self.stomp_port})
+
+
+SETUP = REPO / "scripts" / "broker-setup"
+
+
+def broker_setup(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run scripts/broker-setup (the raw rabbitmqctl first in PATH: Debian's wrapper drops the env)."""
+    env = dict(env or os.environ, PATH=f"{RABBIT_BIN}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", str(SETUP), *args], env=env, capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0:
+        raise RuntimeError(f"broker-setup {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
+
+
+class PrivateRabbitMQCluster:
+    """`size` private RabbitMQ nodes clustered on loopback: one Erlang cookie, members 2.. joined to 1.
+
+    Each member keeps its own ports, data and logs (PrivateRabbitMQ); the
+    cookie is shared through their HOME folders.  The cluster settings
+    (partition handling, net_ticktime) and the join are scripts/broker-setup's
+    (--print-cluster-config, --join-only), as an operator runs them.  Starting
+    three takes about 25 s: a test file starts it once.
+    """
+
+    def __init__(self, directory: Path, size: int = 3, collectives: list[str] | None = None) -> None:
+        cookie = os.urandom(16).hex().upper()
+        conf = [line for line in broker_setup("--print-cluster-config").splitlines() if not line.startswith("#")]
+        self.members = [PrivateRabbitMQ(directory / f"m{n}", name=f"pymcoc{n}x", collectives=collectives,
+                                        extra_conf=conf,
+                                        cookie=cookie)
+                        for n in range(1, size + 1)]
+
+    def start(self) -> "PrivateRabbitMQCluster":
+        for member in self.members:  # boot in parallel: booting is most of the time
+            member.launch()
+        for member in self.members:
+            try:
+                member.await_started()
+            except RuntimeError:
+                # a free port taken meanwhile (this machine's ephemeral ports are busy): new ones, once
+                member.stop()
+                member.amqp_port, member.dist_port, member.stomp_port = free_port(), free_port(), free_port()
+                member.start()
+        first = self.members[0]
+        for member in self.members[1:]:
+            broker_setup("--join-only", "--join", first.node, env=member.env())
+            member.await_started()
+        first.setup()
+        return self
+
+    def stop(self) -> None:
+        # the last ones first would pause the survivor (pause_minority): stop them all together
+        procs = [subprocess.Popen([str(RABBIT_BIN / "rabbitmqctl"), "-q", "stop"], env=m.env(),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for m in self.members]
+        for proc in procs:
+            proc.wait(90)
+
+    def pool_lines(self, members: list[int] | None = None, **extra: str) -> list[str]:
+        """rabbitmq connector lines with a pool of `members` (indexes from 0, in that order; all by default)."""
+        return pool_lines([self.members[i] for i in (members if members is not None else range(len(self.members)))],
+                          **extra)
+
+
+def pool_lines(brokers: list[PrivateRabbitMQ], **extra: str) -> list[str]:
+    """rabbitmq connector lines with `brokers` as the pool, plus `plugin.rabbitmq.<key> = value` lines."""
+    lines = ["connector = rabbitmq", f"plugin.rabbitmq.vhost = {BROKER['vhost']}",
+             f"plugin.rabbitmq.pool.size = {len(brokers)}"]
+    for n, broker in enumerate(brokers, 1):
+        lines += [f"plugin.rabbitmq.pool.{n}.host = 127.0.0.1", f"plugin.rabbitmq.pool.{n}.port = {broker.stomp_port}",
+                  f"plugin.rabbitmq.pool.{n}.user = {broker.user}",
+                  f"plugin.rabbitmq.pool.{n}.password = {broker.password}"]
+    return lines + [f"plugin.rabbitmq.{k} = {v}" for k, v in extra.items()]

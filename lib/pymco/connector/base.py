@@ -67,6 +67,11 @@ class Connector(ABC):
     def disconnect(self) -> None:
         """Close the connection; no reconnect follows."""
 
+    def reconnect(self) -> None:
+        """Connect afresh (every subscription made again); the daemon calls it when it finds itself deaf."""
+        self.disconnect()
+        self.keep_connected()
+
     @property
     @abstractmethod
     def connected(self) -> bool:

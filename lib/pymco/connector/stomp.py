@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["StompConnector", "PoolMember", "reconnect_delays"]
 
+# With these a frozen member's daemons are connected elsewhere about 9 s after it froze
+# (1.5 heart-beat intervals, then the other members first): docs/brokers.md has the figures.
+DEFAULT_DAEMON_HEARTBEAT = 6
+DEFAULT_CONNECT_TIMEOUT = 10.0
+TLS_PROBE_TIMEOUT = 2.0  # a TLS server answers a ClientHello in one round trip
+
 
 @dataclass
 class PoolMember:
@@ -105,8 +111,11 @@ class StompConnector(Connector):
         self.exponential = self._bool("use_exponential_back_off", True)
         self.max_attempts = int(opt("max_reconnect_attempts", 0))
         self.randomize = self._bool("randomize", False)
-        self.connect_timeout = float(opt("connect_timeout", 30))
-        default_hb = 30 if daemon else 0
+        # Bounds on a member that froze (a hung VM, a partition: TCP stays open, nothing answers):
+        # heart-beats notice it after 1.5 intervals, and an attempt on it costs connect_timeout.
+        # A STOMP login is answered in well under a second by a broker that works.
+        self.connect_timeout = float(opt("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+        default_hb = DEFAULT_DAEMON_HEARTBEAT if daemon else 0
         self.heartbeat = int(opt("heartbeat_interval", default_hb))
         self._conn: Any = None
         self._listener: _Listener | None = None
@@ -117,6 +126,9 @@ class StompConnector(Connector):
         self._subscriptions: dict[str, tuple[str, dict[str, str]]] = {}
         self._reconnector: threading.Thread | None = None
         self.current: PoolMember | None = None
+        # pool index -> when it last failed or dropped us: such members are tried last
+        self._suspect: dict[int, float] = {}
+        self._worked: set[int] = set()  # members that accepted us once: not a TLS port
 
     # ------------------------------------------------------------ config
     def _option(self, key: str, default: Any = None) -> Any:
@@ -176,19 +188,27 @@ class StompConnector(Connector):
                 return
             except BrokerRefused as exc:
                 errors.append(f"{member}: {exc}")
+                self._suspect[member.index] = time.monotonic()
                 if len(self.pool) == 1:
                     raise
             except ConnectorError as exc:
                 errors.append(f"{member}: {exc}")
+                self._suspect[member.index] = time.monotonic()
         raise ConnectorError("could not connect to any broker: " + "; ".join(errors))
 
     def _ordered_pool(self) -> list[PoolMember]:
+        """The pool in order (shuffled with `randomize`), members that failed or dropped us last.
+
+        A member that froze drops us by a heart-beat timeout and then takes a
+        whole connect_timeout to fail again: the others come first, the one
+        that failed longest ago before the one that just failed.
+        """
         members = list(self.pool)
         if self.randomize:
             import random  # only with plugin.<connector>.randomize
 
             random.shuffle(members)
-        return members
+        return sorted(members, key=lambda member: self._suspect.get(member.index, 0.0))
 
     def _headers_for_connect(self) -> dict[str, str]:
         return {}
@@ -223,7 +243,7 @@ class StompConnector(Connector):
                 if member.ssl:
                     from pymco.connector.tls import diagnose
 
-                    reason = diagnose(member, timeout, self._pool_prefix(member)) or ""
+                    reason = diagnose(member, min(timeout, TLS_PROBE_TIMEOUT), self._pool_prefix(member)) or ""
                 raise ConnectorError(f"cannot reach the broker at {member.host}:{member.port}"
                                      + (f": {reason}" if reason else "")) from None
             except OSError as exc:
@@ -241,6 +261,8 @@ class StompConnector(Connector):
             self._conn = conn
             self._listener = listener
             self.current = member
+            self._suspect.pop(member.index, None)
+            self._worked.add(member.index)
             log.info("connected to %s", member)
             for destination, (sub_id, headers) in list(self._subscriptions.items()):
                 conn.subscribe(destination, id=sub_id, ack="auto", headers=headers)
@@ -264,12 +286,16 @@ class StompConnector(Connector):
         configure_ssl(conn, member, self._pool_prefix(member))
 
     def _plain_to_tls_hint(self, member: PoolMember, timeout: float) -> str:
-        """A plain STOMP client on a TLS port just sees silence; say so when that is the cause."""
-        if member.ssl:
+        """A plain STOMP client on a TLS port just sees silence; say so when that is the cause.
+
+        Not for a member that accepted plain STOMP before: that one is frozen or
+        overloaded, and a probe would only add to the time it costs.
+        """
+        if member.ssl or member.index in self._worked:
             return ""
         from pymco.connector.tls import speaks_tls
 
-        if speaks_tls(member.host, member.port, min(timeout, 5.0)):
+        if speaks_tls(member.host, member.port, min(timeout, TLS_PROBE_TIMEOUT)):
             return f" (that port speaks TLS: set {self._pool_prefix(member)}.ssl = 1)"
         return ""
 
@@ -310,11 +336,19 @@ class StompConnector(Connector):
             log.error("%s; will keep retrying", exc)
             self._start_reconnector()
 
+    def reconnect(self) -> None:
+        """A new connection, to another pool member first: this one's routing may be what failed."""
+        if self.current is not None:
+            self._suspect[self.current.index] = time.monotonic()
+        self.keep_connected()  # drops this connection, then the first member that answers; else retries
+
     def _lost(self, generation: int) -> None:
         listener = self._listener
         if self._closing or listener is None or listener.generation != generation:
             return  # a failed attempt, or a connection we already replaced
         member = self.current
+        if member is not None:
+            self._suspect[member.index] = time.monotonic()
         (log.warning if self.daemon else log.debug)("lost the connection to %s", member)
         self._state(False)
         if self.daemon:
@@ -341,6 +375,7 @@ class StompConnector(Connector):
                     self._connect_to(member, self.connect_timeout)
                     return
                 except ConnectorError as exc:
+                    self._suspect[member.index] = time.monotonic()
                     log.warning("reconnect attempt %d failed: %s", attempt, exc)
                 if self.max_attempts and attempt >= self.max_attempts:
                     self.gave_up = (f"no broker reachable after {attempt} reconnect attempts "

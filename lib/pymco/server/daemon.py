@@ -78,6 +78,7 @@ class Daemon:
                 log.warning("%s", exc)
         if self.registrar is not None:
             self.registrar.start()
+        self.runner.probe.start()
         # What start-up made (modules, config, DDLs, agents) lives as long as the
         # daemon: frozen, the cyclic GC stops walking it on every full collection
         # (about a tenth of the CPU of a request in a profile).
@@ -115,6 +116,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         config = self.config
+        self.runner.probe.stop()
         if self.registrar is not None:
             self.registrar.stop()
         if config.soft_shutdown:

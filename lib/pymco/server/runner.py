@@ -24,6 +24,7 @@ from pymco.security.base import SecurityProvider
 from pymco.server.agents import AgentManager, LoadedAgent
 from pymco.server.dispatch import handle_rpc, wants_reply
 from pymco.server.node import NodeContext
+from pymco.server.probe import DeafnessProbe
 from pymco.server.workers import Job, WorkerPool
 from pymco.shell import JobContext
 
@@ -44,6 +45,7 @@ class Runner:
         self.stats = node.stats
         self.max_size = config.max_message_size
         self.collectives = set(config.collectives)
+        self.probe = DeafnessProbe(config, connector, self.stats)
         connector.on_message(self.on_message)
 
     # ---------------------------------------------------------- subscriptions
@@ -66,9 +68,12 @@ class Runner:
 
     # ---------------------------------------------------------- receiving
     def on_message(self, incoming: Incoming) -> None:
+        payload = incoming.payload
+        if self.probe.is_probe(payload):
+            self.probe.heard(payload)
+            return
         stats = self.stats
         stats.incr("total")
-        payload = incoming.payload
         if len(payload) > self.max_size:
             stats.incr("dropped")
             log.warning("dropping a %d byte message from %s: larger than max_message_size (%d)",

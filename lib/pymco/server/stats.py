@@ -10,7 +10,8 @@ one of: `unsigned` (no signature or certificate), `tampered` (bad signature or
 a field differing from its signed value), `untrusted` (unknown key, or a
 certificate not issued by the CA or expired), `revoked` (certificate on the
 CRL), `clockskew` (dated too far in the future); x509 replays count in
-`replay` and expired x509 requests in `ttlexpired`.
+`replay` and expired x509 requests in `ttlexpired`.  `deaf` counts the times
+the daemon's own probe did not come back and it reconnected (server/probe.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ __all__ = ["RunnerStats"]
 
 COUNTERS = ("total", "validated", "unvalidated", "passed", "filtered", "replies", "ttlexpired",
             "dropped", "overloaded", "timeouts", "replay", "unauthorized",
-            "unsigned", "tampered", "untrusted", "revoked", "clockskew")
+            "unsigned", "tampered", "untrusted", "revoked", "clockskew", "deaf")
 
 
 class RunnerStats:

@@ -13,6 +13,15 @@
 # with its exchanges, and the users); the package, the service and the STOMP
 # listener stay, since other applications may use the same broker.
 #
+# @example The second member of a three-member cluster (the same on the third; the first has no cluster_join)
+#   class { 'pymco::middleware::rabbitmq':
+#     users         => { 'mcollective' => Sensitive('secret') },
+#     stomp_address => $facts['networking']['ip'],
+#     erlang_cookie => Sensitive('a long random string, the same on every member'),
+#     cluster_join  => 'rabbit@mq1',
+#     nofile        => 65536,
+#   }
+#
 # @example A broker for two collectives, STOMP on every interface
 #   class { 'pymco::middleware::rabbitmq':
 #     collectives => ['mcollective', 'dc_east'],
@@ -56,6 +65,23 @@
 #   The collectives to create exchanges for: `<collective>_broadcast` and `<collective>_directed`.
 # @param reply_exchange
 #   Whether to create the `mcollective_reply` exchange too (for `plugin.rabbitmq.use_reply_exchange`).
+# @param erlang_cookie
+#   The Erlang cookie shared by the members of a cluster (unset: RabbitMQ's own, a lone broker).
+#   Setting or changing it restarts RabbitMQ.
+# @param cookie_file
+#   Where RabbitMQ reads its Erlang cookie.
+# @param cluster_join
+#   A member of the cluster this broker joins (`rabbit@mq1`); unset on the first member.
+#   The join (`stop_app`, `join_cluster`, `start_app`) runs once, when the node is not in that cluster yet.
+# @param cluster_partition_handling
+#   What a member does when it loses the others (`cluster_partition_handling`): `pause_minority`
+#   stops a member that sees less than half the cluster (three or more members; see docs/brokers.md).
+# @param net_ticktime
+#   Seconds after which a silent member is declared down.  Erlang's 60 stalls every queue
+#   declaration in the cluster that long when a member freezes; 10 bounds it to 10 to 12.5 s.
+# @param nofile
+#   The open-files limit of the RabbitMQ service (a systemd drop-in; one descriptor per STOMP
+#   connection).  Unset: the service's own.
 # @param rabbitmqctl
 #   The rabbitmqctl command.
 # @param rabbitmq_plugins
@@ -79,6 +105,12 @@ class pymco::middleware::rabbitmq (
   Hash[Pattern[/\A[A-Za-z0-9_.@-]+\z/], Pymco::Secret] $users = {},
   Array[Pymco::Collective, 1] $collectives = ['mcollective'],
   Boolean $reply_exchange = true,
+  Optional[Pymco::Secret] $erlang_cookie = undef,
+  Stdlib::Absolutepath $cookie_file = '/var/lib/rabbitmq/.erlang.cookie',
+  Optional[Pattern[/\A[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+\z/]] $cluster_join = undef,
+  Enum['pause_minority', 'autoheal', 'ignore'] $cluster_partition_handling = 'pause_minority',
+  Integer[1] $net_ticktime = 10,
+  Optional[Integer[1024]] $nofile = undef,
   Stdlib::Absolutepath $rabbitmqctl = '/usr/sbin/rabbitmqctl',
   Stdlib::Absolutepath $rabbitmq_plugins = '/usr/sbin/rabbitmq-plugins',
 ) {
@@ -161,6 +193,68 @@ class pymco::middleware::rabbitmq (
       before      => Exec['pymco-rabbitmq-vhost'],
     }
   }
+
+  # ==== cluster members: cookie, join, partition handling, descriptors (scripts/broker-setup's cluster_*) ====
+  $clustered = $erlang_cookie != undef or $cluster_join != undef
+  if $clustered and $present {
+    file { "${config_dir}/conf.d/40-pymco-cluster.conf":
+      ensure  => file,
+      owner   => 'root',
+      group   => 'root',
+      mode    => '0644',
+      content => @("CONF"),
+        # Managed by pymco (scripts/broker-setup): a member of a RabbitMQ cluster
+        cluster_partition_handling = ${cluster_partition_handling}
+        net_ticktime = ${net_ticktime}
+        | CONF
+      require => File["${config_dir}/conf.d"],
+    }
+    if $erlang_cookie != undef {
+      file { $cookie_file:
+        ensure    => file,
+        owner     => 'rabbitmq',
+        group     => 'rabbitmq',
+        mode      => '0400',
+        content   => $erlang_cookie,
+        show_diff => false,
+      }
+    }
+    if $manage_service {
+      File["${config_dir}/conf.d/40-pymco-cluster.conf"] ~> Service[$service_name]
+      if $erlang_cookie != undef {
+        File[$cookie_file] ~> Service[$service_name]
+      }
+    }
+    if $cluster_join != undef {
+      $q_join = shell_escape($cluster_join)
+      exec { 'pymco-rabbitmq-join-cluster':
+        command => "sh -c '${ctl} -q stop_app && ${ctl} -q join_cluster ${q_join}; rc=\$?; ${ctl} -q start_app; exit \$rc'",
+        unless  => "${ctl} -q cluster_status --formatter json | grep -qF -- ${shell_escape("\"${cluster_join}\"")}",
+        require => Exec['pymco-rabbitmq-stomp-plugin'],
+        before  => Exec['pymco-rabbitmq-vhost'],
+      }
+      if $manage_service {
+        Exec['pymco-rabbitmq-ready'] -> Exec['pymco-rabbitmq-join-cluster']
+        Service[$service_name] -> Exec['pymco-rabbitmq-join-cluster']
+      }
+    }
+  }
+  if $nofile != undef and $manage_service {
+    file { ["/etc/systemd/system/${service_name}.service.d"]:
+      ensure => directory,
+    }
+    file { "/etc/systemd/system/${service_name}.service.d/pymco-limits.conf":
+      ensure  => file,
+      mode    => '0644',
+      content => "[Service]\nLimitNOFILE=${nofile}\n",
+    }
+    ~> exec { 'pymco-rabbitmq-systemd-reload':
+      command     => 'systemctl daemon-reload',
+      refreshonly => true,
+    }
+    ~> Service[$service_name]
+  }
+  # ==== end of cluster members ====
 
   $q_vhost = shell_escape($vhost)
   $has_vhost = "${ctl} -q list_vhosts name | grep -qxF -- ${q_vhost}"

@@ -129,6 +129,43 @@ describe 'pymco::middleware::rabbitmq' do
     end
   end
 
+  context 'a member joining a cluster, as scripts/broker-setup --cookie --join' do
+    let(:params) do
+      super().merge('erlang_cookie' => sensitive('COOKIE'), 'cluster_join' => 'rabbit@mq1', 'nofile' => 65_536)
+    end
+    let(:cluster_dropin) { '/etc/rabbitmq/conf.d/40-pymco-cluster.conf' }
+
+    it { is_expected.to compile.with_all_deps }
+
+    it 'writes the same cluster drop-in as broker-setup --print-cluster-config' do
+      script = File.expand_path('../../../../scripts/broker-setup', __dir__)
+      expect(content_of(catalogue, cluster_dropin)).to eq(`bash #{script} --print-cluster-config`)
+      is_expected.to contain_file(cluster_dropin).that_notifies('Service[rabbitmq-server]')
+    end
+
+    it 'writes the cookie for the rabbitmq user only, without showing it, and restarts' do
+      is_expected.to contain_file('/var/lib/rabbitmq/.erlang.cookie')
+        .with(owner: 'rabbitmq', mode: '0400', show_diff: false).that_notifies('Service[rabbitmq-server]')
+    end
+
+    it 'joins once, after the node is up and before the vhost' do
+      is_expected.to contain_exec('pymco-rabbitmq-join-cluster')
+        .with_command(%r{stop_app && /usr/sbin/rabbitmqctl -q join_cluster rabbit@mq1; rc=\$\?; .*start_app})
+        .with_unless('/usr/sbin/rabbitmqctl -q cluster_status --formatter json | grep -qF -- \\"rabbit@mq1\\"')
+        .that_requires('Exec[pymco-rabbitmq-ready]').that_comes_before('Exec[pymco-rabbitmq-vhost]')
+    end
+
+    it 'raises the open-files limit of the service' do
+      is_expected.to contain_file('/etc/systemd/system/rabbitmq-server.service.d/pymco-limits.conf')
+        .with_content("[Service]\nLimitNOFILE=65536\n").that_notifies('Exec[pymco-rabbitmq-systemd-reload]')
+    end
+  end
+
+  context 'a lone broker' do
+    it { is_expected.not_to contain_file('/etc/rabbitmq/conf.d/40-pymco-cluster.conf') }
+    it { is_expected.not_to contain_exec('pymco-rabbitmq-join-cluster') }
+  end
+
   describe 'rejects impossible or bad parameters' do
     context 'no users' do
       let(:params) { {} }
