@@ -51,3 +51,10 @@ def test_soak_runs(repo):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "lost outside outages     0 " in proc.stdout
     assert "broker restarted 1 times" in proc.stdout and "every node answering after" in proc.stdout
+
+
+def test_x509_startup_runs(repo):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "x509_startup.py"), "--reps", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "x509 minus psk" in proc.stdout and "check skipped" in proc.stdout
