@@ -6,12 +6,19 @@ the fixtures fail (never skip): CI must prove the real parts work.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from tests.support import puppetserver
 from tests.support.cluster import Cluster
+
+
+_OWN_RUN_DIR = pytest.StashKey[Path]()
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +43,32 @@ def cluster(cluster_factory) -> Cluster:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def repo() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controller: the run-wide folder where once-per-run servers keep their state (xdist workers
+    inherit it through the environment).  A PYMCO_TEST_RUN_DIR set by the caller is used as it is and
+    its servers are left running, so a developer can keep one Puppet Server across runs."""
+    if hasattr(config, "workerinput") or os.environ.get(puppetserver.RUN_DIR_ENV):
+        return
+    base = Path(tempfile.mkdtemp(prefix="pymco-run-"))
+    base.chmod(0o755)  # the Puppet Server runs as user `puppet`
+    os.environ[puppetserver.RUN_DIR_ENV] = str(base)
+    os.environ[puppetserver.RUN_PID_ENV] = str(os.getpid())
+    config.stash[_OWN_RUN_DIR] = base
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """In the controller, after every worker has finished: stop the run's servers and remove their files."""
+    base = config.stash.get(_OWN_RUN_DIR, None)
+    if base is None:
+        return
+    os.environ.pop(puppetserver.RUN_DIR_ENV, None)
+    puppetserver.stop_all(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def puppet_server() -> puppetserver.PuppetServer:
+    """The run's private Puppet Server (started by the first worker that needs it)."""
+    return puppetserver.shared_server()

@@ -1,0 +1,115 @@
+"""Issue 14: pymco against a real Puppet Server, its CA and agent runs, over x509 on the real broker.
+
+Two nodes and two operators get certificates from the run's private Puppet
+Server (tests/support/puppetserver.py) the way an admin issues them.  The
+nodes' pymcod use x509 with those certificates, and `mco puppet` starts real
+`puppet agent` runs that fetch their catalog from that server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.cluster import unique_name, wait_for
+
+pytestmark = pytest.mark.integration
+# A first agent run on a loaded 2-core machine can take minutes (the server's first compile).
+RUN_WAIT = 300
+
+
+@pytest.fixture(scope="module")
+def lab(cluster, puppet_server, tmp_path_factory):
+    """Nodes n1/n2 and operators alice/bob (certnames unique to this run), all issued by the server's CA."""
+    tag = unique_name("ps")
+    root = tmp_path_factory.mktemp("puppetserver-ids")
+    names = {"n1": f"n1.{tag}.test", "n2": f"n2.{tag}.test", "alice": f"alice-{tag}.mcollective",
+             "bob": f"bob-{tag}.mcollective"}
+    issued = puppet_server.identities({names[key]: root / key for key in names})
+    ids = {key: issued[names[key]] for key in names}
+    for key in ("n1", "n2"):
+        ident = ids[key]
+        cluster.add_node(ident.certname, securityprovider="x509", **{
+            "plugin.x509.ssldir": str(ident.ssldir),
+            "plugin.puppet.command": f"puppet agent --config {ident.conf} --http_keepalive_timeout=0",
+            "plugin.puppet.config": str(ident.conf), "plugin.puppet.splay": "false"})
+    cluster.wait()
+    configs = {key: cluster.write_client(f"{key}.cfg", securityprovider="x509", **{
+        "plugin.x509.ssldir": str(ids[key].ssldir), "plugin.x509.certname": ids[key].certname})
+        for key in ("alice", "bob")}
+    return cluster, puppet_server, ids, configs
+
+
+def rpc(lab, action, node, *args, config="alice"):
+    cluster, _, ids, configs = lab
+    result = cluster.mco("rpc", "puppet", action, *args, "-I", ids[node].certname, "--json",
+                         config=configs[config])
+    assert result.rc in (0, 2), result
+    [reply] = json.loads(result.out)
+    return reply["data"]
+
+
+def test_ping_with_certificates_from_the_server_ca(lab):
+    cluster, server, ids, configs = lab
+    result = cluster.mco("ping", config=configs["alice"])
+    assert result.rc == 0, result
+    assert ids["n1"].certname in result.out and ids["n2"].certname in result.out
+    assert "2 replies" in result.out, result
+    assert (ids["n1"].ssldir / "certs" / "ca.pem").read_bytes() == server.ca_pem.read_bytes()
+
+
+def test_runonce_runs_an_agent_against_the_server(lab):
+    cluster, server, ids, configs = lab
+    node = ids["n1"]
+    result = cluster.mco("puppet", "runonce", "-I", node.certname, config=configs["alice"])
+    assert result.rc == 0, result
+    assert "Finished processing 1 / 1 hosts" in result.out, result
+    # the catalog takes 3 s to apply: status sees the run, then its end
+    wait_for(lambda: "Currently applying a catalog" in cluster.mco(
+        "puppet", "status", "-I", node.certname, config=configs["alice"]).out, timeout=RUN_WAIT, interval=0.2)
+    wait_for(lambda: (lambda data: data["lastrun"] > 0 and not data["applying"])(rpc(lab, "status", "n1")),
+             timeout=RUN_WAIT, interval=0.5)
+    summary = rpc(lab, "last_run_summary", "n1", "logs=true")
+    assert summary["type_distribution"] == {"Notify": 1, "Exec": 1}, summary
+    assert any(f"pymco catalog for {node.certname}" in entry["msg"] for entry in summary["logs"]), summary["logs"]
+    # the server compiled it and stored the agent's report
+    reports = server.home / "puppet" / "var" / "reports" / node.certname
+    assert list(reports.glob("*.yaml")), f"no report from {node.certname} on the server"
+    result = cluster.mco("puppet", "summary", "-I", node.certname, config=configs["alice"])
+    assert result.rc == 0 and "Summary statistics for 1 nodes:" in result.out, result
+
+
+def test_disable_refuses_runonce(lab):
+    cluster, server, ids, configs = lab
+    node = ids["n2"].certname
+    result = cluster.mco("puppet", "disable", "server maintenance", "-I", node, config=configs["alice"])
+    assert result.rc == 0 and "disabled = 1" in result.out, result
+    result = cluster.mco("puppet", "runonce", "-I", node, config=configs["alice"])
+    assert result.rc == 2 and "Puppet is disabled: 'server maintenance'" in result.out, result
+    result = cluster.mco("puppet", "enable", "-I", node, config=configs["alice"])
+    assert result.rc == 0 and "enabled = 1" in result.out, result
+
+
+def test_runall_runs_every_node_through_the_server(lab):
+    cluster, server, ids, configs = lab
+    started = int(time.time())
+    result = cluster.mco("puppet", "runall", "1", config=configs["alice"], timeout=240)
+    assert result.rc == 0, result
+    assert "Iteration complete. Initiated a Puppet run on 2 nodes." in result.out, result
+    for key in ("n1", "n2"):
+        wait_for(lambda: rpc(lab, "status", key)["lastrun"] >= started, timeout=RUN_WAIT, interval=0.5)
+
+
+def test_revoked_operator_is_refused_once_the_node_crl_is_refreshed(lab):
+    cluster, server, ids, configs = lab
+    assert cluster.mco("ping", config=configs["bob"]).rc == 0
+    server.ca("revoke", "--certname", ids["bob"].certname)
+    # Puppet's own way to bring a node's CRL up to date (the agent alone never refreshes it)
+    ids["n1"].puppet("ssl", "bootstrap", "--crl_refresh_interval=1s")
+    result = cluster.mco("ping", config=configs["bob"])
+    assert ids["n2"].certname in result.out and ids["n1"].certname not in result.out, result
+    log = cluster.nodes[ids["n1"].certname].log()
+    assert f"certificate '{ids['bob'].certname}'" in log and "is revoked by" in log, log[-2000:]
+    assert cluster.mco("ping", config=configs["alice"]).out.count(".test") >= 2
