@@ -120,3 +120,37 @@ def test_revoked_operator_is_refused_once_nodes_refresh_the_crl(lab):
     assert cluster.mco("ping", config=configs["alice"]).out.count(".test") == 2
     print(f"revoked operator refused by every node {refused_after:.1f}s after `puppetserver ca revoke`")
 
+
+def test_enroll_an_operator_through_the_ca(lab, tmp_path):
+    """`mco enroll`: local key (0600), CSR to the CA, refused until signed, then usable for x509 at once."""
+    cluster, server, ids, configs = lab
+    certname = f"carol-{unique_name()}.mcollective"
+    config = cluster.write_client("carol.cfg", identity=certname, securityprovider="x509", **{
+        "plugin.x509.ssldir": str(tmp_path / "ssl"), "plugin.x509.ca_server": f"localhost:{server.port}"})
+    result = cluster.mco("enroll", "--wait", "0", "--keylength", "2048", config=config)
+    assert result.rc == 1, result
+    assert f"the certificate for {certname} is not signed yet: on the CA run `puppetserver ca sign" in result.err
+    assert "SHA-256 fingerprint" in result.out and "Submitted a certificate request" in result.out
+    key = tmp_path / "ssl" / "private_keys" / f"{certname}.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "ssl" / "certs" / "ca.pem").read_bytes() == server.ca_pem.read_bytes()
+    server.ca("sign", "--certname", certname)
+    result = cluster.mco("enroll", "--wait", "30", config=config)
+    assert result.rc == 0 and f"Enrolled {certname}: certificate {tmp_path}/ssl/certs/{certname}.pem" in result.out
+    assert (tmp_path / "ssl" / "crl.pem").exists()
+    result = cluster.mco("ping", config=config)
+    assert result.out.count(".test") == 2, result
+
+
+def test_enroll_refuses_clearly_when_the_ca_says_no(lab, tmp_path):
+    cluster, server, ids, configs = lab
+    ca = f"localhost:{server.port}"
+    # a name the CA already signed for another key
+    result = cluster.mco("enroll", "--certname", ids["alice"].certname, "--ssldir", str(tmp_path / "a"),
+                         "--ca-server", ca, "--keylength", "2048", config=configs["alice"])
+    assert result.rc == 1 and "with another key" in result.err and "Traceback" not in result.err, result
+    # a name the CA will not take
+    result = cluster.mco("enroll", "--certname", "wild*card.mcollective", "--ssldir", str(tmp_path / "b"),
+                         "--ca-server", ca, "--keylength", "2048", "--wait", "0", config=configs["alice"])
+    assert result.rc == 1 and "the Puppet CA refused the request for wild*card.mcollective" in result.err, result
+    assert len(result.err.strip().splitlines()) == 1, result
