@@ -150,12 +150,6 @@ class PuppetServer:
                 list(pool.map(lambda ident: ident.puppet("ssl", "download_cert"), ids.values()))
         return ids
 
-    def get(self, path: str, timeout: float = 10) -> bytes:
-        """An unauthenticated GET verified against the CA (CRL, certificates, status)."""
-        context = ssl.create_default_context(cafile=str(self.ca_pem))
-        with urllib.request.urlopen(self.url + path, timeout=timeout, context=context) as response:
-            return bytes(response.read())
-
 
 # ---------------------------------------------------------------- starting and stopping
 
@@ -210,7 +204,7 @@ product: {{ check-for-updates: false }}
     if setup_ca:
         # root + intermediate CA (Puppet 6+'s `puppetserver ca setup`) instead of a first start's single CA
         _run(["setpriv", "--reuid=puppet", "--regid=puppet", "--init-groups", "puppetserver", "ca", "setup",
-              "--config", str(puppet / "puppet.conf")])
+              "--config", str(puppet / "puppet.conf"), "--subject-alt-names", "localhost,puppet"])
 
 
 def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
@@ -231,7 +225,6 @@ def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
         proc = subprocess.Popen(["bash", "-c", script, "watchdog", *java], stdout=out, stderr=out,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     state = {"home": str(home), "port": port, "pid": proc.pid, "start_seconds": 0.0}
-    context = ssl.create_default_context(cafile=str(home / "puppet/ca/ca_crt.pem")) if setup_ca else None
     while True:
         if proc.poll() is not None:
             raise RuntimeError(f"puppetserver exited with {proc.returncode}:\n{_log_tail(home)}")
@@ -239,9 +232,9 @@ def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
             os.killpg(proc.pid, signal.SIGTERM)
             raise RuntimeError(f"puppetserver did not start within {START_TIMEOUT:g}s:\n{_log_tail(home)}")
         try:
-            ctx = context or ssl.create_default_context(cafile=str(home / "puppet/ca/ca_crt.pem"))
+            context = ssl.create_default_context(cafile=str(home / "puppet/ca/ca_crt.pem"))
             with urllib.request.urlopen(f"https://localhost:{port}/status/v1/simple", timeout=5,
-                                        context=ctx) as response:
+                                        context=context) as response:
                 if response.read().strip() == b"running":
                     break
         except (OSError, ssl.SSLError):
