@@ -33,8 +33,6 @@ import hashlib
 import logging
 import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -74,6 +72,9 @@ _MAX_CERT = 16384
 
 def default_ssldir() -> str:
     """Puppet's ssldir as `puppet config print ssldir` reports it, else Puppet's documented defaults."""
+    import shutil  # not at the top: only configs without plugin.x509.ssldir pay for these imports
+    import subprocess
+
     puppet = shutil.which("puppet") or ("/opt/puppetlabs/bin/puppet" if os.access("/opt/puppetlabs/bin/puppet",
                                                                                      os.X_OK) else None)
     if puppet:
