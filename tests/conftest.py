@@ -48,7 +48,7 @@ def repo() -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     """In the controller: the run-wide folder where once-per-run servers keep their state (xdist workers
     inherit it through the environment).  A PYMCO_TEST_RUN_DIR set by the caller is used as it is and
-    its servers are left running, so a developer can keep one Puppet Server across runs."""
+    its servers are not stopped here (see tests/support/puppetserver.py: keeping a server across runs)."""
     if hasattr(config, "workerinput") or os.environ.get(puppetserver.RUN_DIR_ENV):
         return
     base = Path(tempfile.mkdtemp(prefix="pymco-run-"))
