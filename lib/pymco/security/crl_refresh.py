@@ -19,6 +19,7 @@ import os
 import ssl
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -47,21 +48,18 @@ class CrlRefresher:
         self.client_pair = client_pair
         self.interval = interval
         self.timeout = timeout
-        self._stop = threading.Event()
 
     def start(self) -> None:
+        """Refresh now and then every interval, for the life of the daemon."""
         threading.Thread(target=self._loop, name="crl-refresh", daemon=True).start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while True:
             try:
                 self.refresh()
             except SecurityError as exc:
                 log.warning("cannot refresh the CRL from %s: %s", self.url, exc)
-            self._stop.wait(self.interval)
+            time.sleep(self.interval)
 
     def fetch(self) -> bytes:
         context = ssl.create_default_context(cafile=self.ca_path)
@@ -93,13 +91,12 @@ class CrlRefresher:
             current = b""
         if current == data:
             return False
-        if current.strip():
-            try:
-                _no_downgrade(parse_crls(current, self.crl_path, cas), fresh)
-            except SecurityError as exc:
-                if "older than" in str(exc):
-                    raise
-                log.warning("replacing an unreadable %s: %s", self.crl_path, exc)
+        try:
+            installed = parse_crls(current, self.crl_path, cas) if current.strip() else []
+        except SecurityError as exc:
+            log.warning("replacing an unusable %s: %s", self.crl_path, exc)
+            installed = []
+        _no_downgrade(installed, fresh)
         _replace(self.crl_path, data)
         log.info("refreshed %s from %s", self.crl_path, self.url)
         return True

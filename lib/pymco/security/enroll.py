@@ -51,7 +51,6 @@ class Enrolment:
     certname: str
     cert_path: str
     key_path: str
-    ca_fingerprint: str | None  # set when ca.pem was downloaded now (trust on first use)
     serial: int
 
 
@@ -60,10 +59,13 @@ class _Ca:
         host, _, port = ca_server.partition(":")
         self.base = f"https://{host}:{port or 8140}/puppet-ca/v1"
         self.timeout = timeout
-        self.context: ssl.SSLContext | None = None
+        # Unverified only to fetch the CA certificate itself (trust on first use); verified after.
+        self.context = ssl.create_default_context()
+        self.context.check_hostname = False
+        self.context.verify_mode = ssl.CERT_NONE
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        context = self.context or ssl._create_unverified_context()  # only for the CA certificate itself
+        context = self.context
         req = urllib.request.Request(self.base + path, data=body, method=method,
                                      headers={"Content-Type": "text/plain", "Accept": "text/plain"})
         try:
@@ -77,12 +79,15 @@ class _Ca:
 
 
 def _write(path: str, data: bytes, mode: int) -> None:
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path + ".tmp", mode)
-    os.replace(path + ".tmp", path)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(path + ".tmp", mode)
+        os.replace(path + ".tmp", path)
+    except OSError as exc:
+        raise EnrollError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _own_key(path: str, bits: int) -> rsa.RSAPrivateKey:
@@ -93,7 +98,10 @@ def _own_key(path: str, bits: int) -> rsa.RSAPrivateKey:
             raise EnrollError(f"{path} is not an RSA key; remove it to enrol with a new one")
         return key
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    except OSError as exc:
+        raise EnrollError(f"cannot create {os.path.dirname(path)}: {exc.strerror or exc}") from None
     _write(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                    serialization.NoEncryption()), 0o600)
     return key
@@ -114,7 +122,6 @@ def enroll(certname: str, ssldir: str, ca_server: str, wait: float, bits: int = 
     ca_path = os.path.join(ssldir, "certs", "ca.pem")
     cert_path = os.path.join(ssldir, "certs", f"{certname}.pem")
     key_path = os.path.join(ssldir, "private_keys", f"{certname}.pem")
-    fingerprint = None
     if not os.path.exists(ca_path):
         status, body = ca.request("GET", "/certificate/ca")
         if status != 200 or b"BEGIN CERTIFICATE" not in body:
@@ -126,7 +133,10 @@ def enroll(certname: str, ssldir: str, ca_server: str, wait: float, bits: int = 
         fingerprint = first.fingerprint(hashes.SHA256()).hex(":").upper()
         _write(ca_path, body, 0o644)
         say(f"Downloaded the CA certificate {first.subject.rfc4514_string()}, SHA-256 fingerprint {fingerprint}")
-    ca.context = ssl.create_default_context(cafile=ca_path)
+    try:
+        ca.context = ssl.create_default_context(cafile=ca_path)
+    except (OSError, ssl.SSLError) as exc:
+        raise EnrollError(f"cannot use the CA certificate {ca_path}: {exc}") from None
 
     key = _own_key(key_path, bits)
     status, body = ca.request("GET", f"/certificate/{quoted}")
@@ -161,4 +171,4 @@ def enroll(certname: str, ssldir: str, ca_server: str, wait: float, bits: int = 
         _write(os.path.join(ssldir, "crl.pem"), crl, 0o644)
     else:
         log.warning("could not download the CRL (%d: %s)", status, _message(crl))
-    return Enrolment(certname, cert_path, key_path, fingerprint, cert.serial_number)
+    return Enrolment(certname, cert_path, key_path, cert.serial_number)
