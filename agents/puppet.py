@@ -18,7 +18,7 @@ from typing import Any, Callable
 from pymco.agent import Agent, action
 from pymco.config import str_to_bool
 from pymco.errors import ActionFailed
-from pymco.puppet import agent_state, run_command
+from pymco.puppet import agent_state, puppet_config, run_command
 from pymco.puppet.resource import apply_resource, check_policy, reference
 from pymco.puppet.runonce import RunCommand, RunOptions, cli_options
 from pymco.puppet.state import AgentState
@@ -165,7 +165,8 @@ class Puppet(Agent):
         if not self.flag("resource_allow_managed_resources", False) and self.state().managing(ref):
             reply.abort(f"Puppet is managing the resource '{ref}', refusing to create conflicting states")
         properties = {k: v for k, v in request.data.items() if k not in ("type", "name", "environment")}
-        outcome = apply_resource(self.command().puppet, self.setting("config"), kind, name, properties,
+        command = self.command()
+        outcome = apply_resource(command.puppet, puppet_config(self.config, command), kind, name, properties,
                                  request.get("environment"))
         reply["result"] = outcome.result
         reply["changed"] = outcome.changed

@@ -6,11 +6,15 @@ the fixtures fail (never skip): CI must prove the real parts work.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from tests.support import puppetserver
 from tests.support.cluster import Cluster, Transport
 from tests.support.private_nats import PrivateNats
 
@@ -26,6 +30,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # the run fails when a daemon or broker it started outlives it
 pytest_plugins = ["tests.support.leaks"]
+
+
+_OWN_RUN_DIR = pytest.StashKey[Path]()
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +71,33 @@ def cluster(cluster_factory) -> Cluster:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def repo() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controller: the run-wide folder where once-per-run servers keep their state (xdist workers
+    inherit it through the environment).  A PYMCO_TEST_RUN_DIR set by the caller is used as it is and
+    its servers are not stopped here (see tests/support/puppetserver.py: keeping a server across runs)."""
+    if hasattr(config, "workerinput") or os.environ.get(puppetserver.RUN_DIR_ENV):
+        return
+    base = Path(tempfile.mkdtemp(prefix="pymco-run-"))
+    base.chmod(0o755)  # the Puppet Server runs as user `puppet`
+    os.environ[puppetserver.RUN_DIR_ENV] = str(base)
+    os.environ[puppetserver.RUN_PID_ENV] = str(os.getpid())
+    config.stash[_OWN_RUN_DIR] = base
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the controller, after every worker has finished (and before tests/support/leaks.py looks for
+    survivors): stop the run's servers and remove their files."""
+    base = session.config.stash.get(_OWN_RUN_DIR, None)
+    if base is None:
+        return
+    os.environ.pop(puppetserver.RUN_DIR_ENV, None)
+    puppetserver.stop_all(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def puppet_server() -> puppetserver.PuppetServer:
+    """The run's private Puppet Server (started by the first worker that needs it)."""
+    return puppetserver.shared_server()

@@ -190,6 +190,8 @@ class pymco (
       default => {
         'plugin.x509.ssldir'   => $puppet_ssl['ssldir'],
         'plugin.x509.certname' => $puppet_ssl['certname'],
+        # the Puppet CA pymcod fetches the CRL from (README: Revocation)
+        'plugin.x509.ca_server' => $puppet_ssl['ca_server'],
       },
     },
     default => {},

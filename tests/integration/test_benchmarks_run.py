@@ -60,3 +60,10 @@ def test_startup_api_runs(repo):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.startswith("mco ")]
     assert len(rows) == 3 and not any("pymco.api" in row for row in rows)
+
+
+def test_x509_startup_runs(repo):
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "x509_startup.py"), "--reps", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "x509 minus psk" in proc.stdout and "check skipped" in proc.stdout

@@ -183,7 +183,8 @@ def test_puppet_ssl_fact_finds_the_nodes_certificate(tmp_path: Path) -> None:
     (ssldir / "certs").mkdir(parents=True)
     (ssldir / "private_keys").mkdir()
     script = ("require 'puppet'; require 'facter'; require 'json'\n"
-              f"Puppet.initialize_settings(['--ssldir', '{ssldir}', '--certname', 'n1.example.com'])\n"
+              f"Puppet.initialize_settings(['--ssldir', '{ssldir}', '--certname', 'n1.example.com', "
+              "'--ca_server', 'ca.example.com', '--ca_port', '8141'])\n"
               f"load '{MODULE / 'lib' / 'facter' / 'pymco_puppet_ssl.rb'}'\n"
               "puts JSON.generate(Facter.value(:pymco_puppet_ssl))\n")
 
@@ -198,4 +199,4 @@ def test_puppet_ssl_fact_finds_the_nodes_certificate(tmp_path: Path) -> None:
     (ssldir / "private_keys" / "n1.example.com.pem").write_text("key")
     assert fact() == {"ca": f"{ssldir}/certs/ca.pem", "cert": f"{ssldir}/certs/n1.example.com.pem",
                       "private_key": f"{ssldir}/private_keys/n1.example.com.pem", "ssldir": str(ssldir),
-                      "certname": "n1.example.com"}
+                      "certname": "n1.example.com", "ca_server": "ca.example.com:8141"}

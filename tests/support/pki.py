@@ -74,9 +74,9 @@ class Pki:
         self.write_crl()
 
     def issue(self, certname: str, days: float = 30, not_before_days: float = -1,
-              write: bool = True) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+              write: bool = True, bits: int = 2048) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         """A Puppet-style leaf certificate for `certname` (written to the ssldir layout)."""
-        key = new_key()
+        key = new_key(bits)
         self.serial += 1
         cert = (
             x509.CertificateBuilder()

@@ -182,3 +182,27 @@ def test_sparkline():
     assert sparkline([], "total_resources") == ""
     assert spark([3, 3, 3]) == "▁▁▁"
     assert shorten_number(1_500_000) == "1.5m" and shorten_number("x") == "NaN"
+
+
+@pytest.mark.parametrize("command,configured,expected", [
+    ("puppet agent --config /srv/a/puppet.conf", None, "/srv/a/puppet.conf"),
+    ("puppet agent --config=/srv/a/puppet.conf --verbose", None, "/srv/a/puppet.conf"),
+    ("puppet agent --config /srv/a/puppet.conf", "/srv/a/puppet.conf", "/srv/a/puppet.conf"),
+    ("puppet agent", "/srv/b/puppet.conf", "/srv/b/puppet.conf"),
+    ("puppet agent", None, None),
+])
+def test_puppet_config_follows_the_command(command, configured, expected):
+    from pymco.puppet import puppet_config
+
+    pluginconf = {"puppet.command": command, **({"puppet.config": configured} if configured else {})}
+    config = Config(pluginconf=pluginconf)
+    assert puppet_config(config, RunCommand(command)) == expected
+
+
+def test_puppet_config_differing_from_the_command_is_refused():
+    from pymco.puppet import puppet_config
+
+    config = Config(pluginconf={"puppet.config": "/etc/puppet/puppet.conf"})
+    with pytest.raises(ActionFailed, match="^plugin.puppet.config /etc/puppet/puppet.conf differs from --config "
+                                           "/srv/a/puppet.conf in plugin.puppet.command"):
+        puppet_config(config, RunCommand("puppet agent --config /srv/a/puppet.conf"))

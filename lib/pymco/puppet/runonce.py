@@ -101,6 +101,16 @@ class RunCommand:
         return self.argv[0]
 
     @property
+    def config_file(self) -> str | None:
+        """The puppet.conf the command names with `--config FILE` or `--config=FILE`, if any."""
+        for index, arg in enumerate(self.argv):
+            if arg.startswith("--config="):
+                return arg.split("=", 1)[1]
+            if arg == "--config" and index + 1 < len(self.argv):
+                return self.argv[index + 1]
+        return None
+
+    @property
     def masterless(self) -> bool:
         return len(self.argv) > 1 and self.argv[1] == "apply"
 

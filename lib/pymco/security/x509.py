@@ -33,8 +33,6 @@ import hashlib
 import logging
 import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -74,6 +72,9 @@ _MAX_CERT = 16384
 
 def default_ssldir() -> str:
     """Puppet's ssldir as `puppet config print ssldir` reports it, else Puppet's documented defaults."""
+    import shutil  # not at the top: only configs without plugin.x509.ssldir pay for these imports
+    import subprocess
+
     puppet = shutil.which("puppet") or ("/opt/puppetlabs/bin/puppet" if os.access("/opt/puppetlabs/bin/puppet",
                                                                                      os.X_OK) else None)
     if puppet:
@@ -213,6 +214,11 @@ def _read_crls(path: str, cas: list[x509.Certificate]) -> list[x509.CertificateR
             data = fh.read(64 << 20)
     except OSError as exc:
         raise SecurityError(f"cannot read plugin.x509.crl {path}: {exc.strerror or exc}") from None
+    return parse_crls(data, path, cas)
+
+
+def parse_crls(data: bytes, path: str, cas: list[x509.Certificate]) -> list[x509.CertificateRevocationList]:
+    """The CRLs in PEM `data` (from `path`, named in errors), each checked against its CA in `cas`."""
     crls = []
     for block in _PEM_CRL.findall(data):
         try:
@@ -270,6 +276,13 @@ class X509Security(SecurityProvider):
             raise SecurityError(f"the common name {self.cn!r} of {self.cert_path} cannot be a callerid "
                                 "(letters, digits, '.', '-' and '_' only)")
         self.ca = CertificateAuthority(ca_path, crl_path, crl_required=bool(section.get("crl")))
+        interval = config.plugin_number("x509.crl_refresh_interval", 300.0)
+        if not client and interval > 0:
+            # Puppet agents never refresh crl.pem by default: the daemon fetches it from the CA itself.
+            from pymco.security.crl_refresh import CrlRefresher
+
+            CrlRefresher(section.get("ca_server") or "puppet:8140", ca_path, crl_path,
+                         (self.cert_path, self.key_path), interval).start()
         try:
             self.ca.verify_pem(self._cert_pem.encode("ascii"))
         except SecurityError as exc:

@@ -272,7 +272,8 @@ describe 'pymco' do
                            'ssldir' => '/var/lib/puppet/ssl', 'certname' => 'node1.example.com',
                            'ca' => '/var/lib/puppet/ssl/certs/ca.pem',
                            'cert' => '/var/lib/puppet/ssl/certs/node1.example.com.pem',
-                           'private_key' => '/var/lib/puppet/ssl/private_keys/node1.example.com.pem'
+                           'private_key' => '/var/lib/puppet/ssl/private_keys/node1.example.com.pem',
+                           'ca_server' => 'puppet.example.com:8140'
                          })
     end
 
@@ -281,6 +282,7 @@ describe 'pymco' do
       lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
       expect(lines).to include('securityprovider = x509', 'plugin.x509.ssldir = /var/lib/puppet/ssl',
                                'plugin.x509.certname = node1.example.com',
+                               'plugin.x509.ca_server = puppet.example.com:8140',
                                'plugin.x509.replay_cache = /var/lib/pymco/x509_replay.journal')
       expect(lines.grep(%r{^plugin\.psk})).to be_empty
       is_expected.to contain_file('/var/lib/pymco').with(ensure: 'directory', mode: '0700')

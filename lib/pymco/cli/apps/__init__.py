@@ -18,6 +18,7 @@ __all__ = ["APPLICATIONS", "find_application", "application_names"]
 APPLICATIONS: dict[str, str] = {
     "completion": "pymco.cli.apps.completion:Completion",
     "describe_filter": "pymco.cli.apps.describe_filter:DescribeFilter",
+    "enroll": "pymco.cli.apps.enroll:Enroll",
     "facts": "pymco.cli.apps.facts:Facts",
     "find": "pymco.cli.apps.find:Find",
     "help": "pymco.cli.apps.help:Help",

@@ -1,0 +1,299 @@
+"""A private Puppet Server (Debian's puppetserver) for the whole test run, and identities it signs.
+
+Debian ships puppetserver with only a systemd unit, tied to /etc/puppet and
+the system ssldir, so the server here runs the unit's java command itself,
+as user `puppet` through `setpriv`, with its own confdir, ssldir, cadir and
+codedir under a run-wide folder, listening on 127.0.0.1 on a free port with a
+512m heap.  Starting it takes about a minute (four on a loaded machine), so it starts ONCE per test run even
+under pytest-xdist: the run folder comes from the controller
+(PYMCO_TEST_RUN_DIR, made in tests/conftest.py), the first worker to take
+the lock starts the server and writes a state file, and later workers read
+it.  The controller stops it at the end of the run (`stop_all`); a watchdog
+in the server's process group also ends Java when the controller
+(PYMCO_TEST_RUN_PID) has gone, so no JVM outlives a killed run.  To keep a
+server across runs while developing, set both variables yourself, e.g.
+PYMCO_TEST_RUN_DIR=/tmp/pymco-dev PYMCO_TEST_RUN_PID=$$ (your shell).
+
+Identities (nodes and operators) get certificates the way an admin gives
+them: `puppet ssl submit_request`, `puppetserver ca sign`,
+`puppet ssl download_cert`, each with the identity's own puppet.conf
+(`--http_keepalive_timeout=0` avoids 30 s stalls on kept-alive connections).
+Debian compiles Puppet's default paths in (ssldir /var/lib/puppet/ssl,
+publicdir /var/cache/puppet/public, ...), so every puppet.conf here sets them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RUN_DIR_ENV = "PYMCO_TEST_RUN_DIR"
+RUN_PID_ENV = "PYMCO_TEST_RUN_PID"
+SERVER_CERTNAME = "puppet.pymco.test"
+JAR = Path("/usr/share/puppetserver/puppetserver.jar")
+SYSTEM_CONF = Path("/etc/puppet/puppetserver")
+HEAP = "512m"
+START_TIMEOUT = 600.0  # measured 59 s at load 5 and 195-258 s at load 15-34 on 2 cores
+# Applied to every agent run: a notify tells whose catalog this is, and the sleep
+# keeps the run long enough for `mco puppet status` to see "applying a catalog".
+SITE_PP = """\
+node default {
+  notify { "pymco catalog for ${trusted['certname']}": }
+  exec { '/bin/sleep 3': path => ['/bin', '/usr/bin'] }
+}
+"""
+FAST = ["--http_keepalive_timeout=0"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_dir() -> Path:
+    """The folder shared by the controller and every xdist worker of this run."""
+    value = os.environ.get(RUN_DIR_ENV)
+    if not value:
+        raise RuntimeError(f"{RUN_DIR_ENV} is not set: tests/conftest.py makes it in the pytest controller")
+    return Path(value)
+
+
+def puppet_paths(home: Path) -> list[str]:
+    """puppet.conf lines keeping all of a Puppet's state under `home` (Debian hard-codes system paths)."""
+    return [f"confdir = {home}", f"codedir = {home / 'code'}", f"vardir = {home / 'var'}",
+            f"publicdir = {home / 'var/public'}", f"statedir = {home / 'var/state'}",
+            f"ssldir = {home / 'ssl'}", f"logdir = {home / 'log'}", f"rundir = {home / 'run'}"]
+
+
+def _run(cmd: list[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, LC_ALL="C.UTF-8"))
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@dataclass
+class Identity:
+    """A certname with its own puppet.conf and ssldir (Puppet's layout, which the x509 provider reads)."""
+
+    certname: str
+    home: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.home / "puppet.conf"
+
+    @property
+    def ssldir(self) -> Path:
+        return self.home / "ssl"
+
+    def puppet(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return _run(["puppet", *args, f"--config={self.conf}", *FAST], timeout)
+
+
+@dataclass
+class PuppetServer:
+    """A running server as the state file describes it (any worker can use it)."""
+
+    home: Path
+    port: int
+
+    @property
+    def conf(self) -> Path:
+        return self.home / "puppet" / "puppet.conf"
+
+    @property
+    def cadir(self) -> Path:
+        return self.home / "puppet" / "ca"
+
+    @property
+    def ca_pem(self) -> Path:
+        return self.cadir / "ca_crt.pem"
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    def ca(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`puppetserver ca ...` against this server's CA."""
+        return _run(["puppetserver", "ca", *args, "--config", str(self.conf)], timeout)
+
+    def identities(self, homes: dict[str, Path]) -> dict[str, Identity]:
+        """New identities (certname -> home) with signed certificates.
+
+        Requests are submitted and certificates downloaded in parallel and signed in one
+        `puppetserver ca sign`: each step is a Ruby start of several seconds on a loaded machine.
+        """
+        ids = {name: Identity(name, home) for name, home in homes.items()}
+        for ident in ids.values():
+            ident.home.mkdir(parents=True, exist_ok=True)
+            ident.conf.write_text("\n".join(["[main]", f"certname = {ident.certname}", "server = localhost",
+                                              f"serverport = {self.port}", *puppet_paths(ident.home)]) + "\n")
+        with ThreadPoolExecutor(len(ids)) as pool:
+            list(pool.map(lambda ident: ident.puppet("ssl", "submit_request"), ids.values()))
+            self.ca("sign", "--certname", ",".join(ids))
+            list(pool.map(lambda ident: ident.puppet("ssl", "download_cert"), ids.values()))
+        return ids
+
+
+# ---------------------------------------------------------------- starting and stopping
+
+def _write_configs(home: Path, port: int, setup_ca: bool) -> None:
+    puppet = home / "puppet"
+    for sub in ("conf.d", "puppet/code/environments/production/manifests", "puppet/code/modules", "puppet/var",
+                "puppet/run", "puppet/log", "log"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    (puppet / "code/environments/production/manifests/site.pp").write_text(SITE_PP)
+    (puppet / "puppet.conf").write_text("\n".join([
+        "[main]", f"certname = {SERVER_CERTNAME}", "server = localhost", f"serverport = {port}",
+        *puppet_paths(puppet), "dns_alt_names = localhost,puppet",
+        # only the server's own modules: Debian's default adds /usr/share/puppet/modules, whose ~90
+        # plugin files every agent would sync on its first run
+        f"basemodulepath = {puppet / 'code/modules'}", "[server]", f"cadir = {puppet / 'ca'}", "ca_ttl = 5y",
+        "environment_timeout = 0", "storeconfigs = false", "reports = store", ""]))
+    conf = home / "conf.d"
+    for name in ("auth.conf", "web-routes.conf", "metrics.conf"):
+        shutil.copy(SYSTEM_CONF / "conf.d" / name, conf / name)
+    (conf / "global.conf").write_text(f"global: {{ logging-config: {home / 'logback.xml'} }}\n")
+    (conf / "webserver.conf").write_text(
+        f"webserver: {{ access-log-config: {SYSTEM_CONF / 'request-logging.xml'}\n"
+        f"  client-auth: want\n  ssl-host: 127.0.0.1\n  ssl-port: {port} }}\n")
+    (conf / "ca.conf").write_text("certificate-authority: { allow-subject-alt-names: true }\n")
+    (conf / "puppetserver.conf").write_text(f"""\
+jruby-puppet: {{
+  ruby-load-path: [/usr/lib/puppetserver/ruby/vendor_ruby]
+  gem-home: {puppet / 'var/jruby-gems'}
+  gem-path: [{puppet / 'var/jruby-gems'}, /usr/lib/puppetserver/vendored-jruby-gems]
+  server-conf-dir: {puppet}
+  server-code-dir: {puppet / 'code'}
+  server-var-dir: {puppet / 'var'}
+  server-run-dir: {puppet / 'run'}
+  server-log-dir: {puppet / 'log'}
+  max-active-instances: 1
+}}
+http-client: {{}}
+profiler: {{}}
+product: {{ check-for-updates: false }}
+""")
+    (home / "logback.xml").write_text(f"""\
+<configuration>
+  <appender name="F1" class="ch.qos.logback.core.FileAppender">
+    <file>{home / 'log/puppetserver.log'}</file>
+    <encoder><pattern>%d %-5p [%c{{2}}] %m%n</pattern></encoder>
+  </appender>
+  <logger name="org.eclipse.jetty" level="INFO"/>
+  <root level="info"><appender-ref ref="F1"/></root>
+</configuration>
+""")
+    _run(["chown", "-R", "puppet:puppet", str(home)])
+    if setup_ca:
+        # root + intermediate CA (Puppet 6+'s `puppetserver ca setup`) instead of a first start's single CA
+        _run(["setpriv", "--reuid=puppet", "--regid=puppet", "--init-groups", "puppetserver", "ca", "setup",
+              "--config", str(puppet / "puppet.conf"), "--subject-alt-names", "localhost,puppet"])
+
+
+def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
+    port = _free_port()
+    _write_configs(home, port, setup_ca)
+    java = ["setpriv", "--reuid=puppet", "--regid=puppet", "--init-groups", "/usr/bin/java",
+            "-Xms128m", f"-Xmx{HEAP}", "-Djruby.logger.class=com.puppetlabs.jruby_utils.jruby.Slf4jLogger",
+            "-Djruby.lib=/usr/share/jruby/lib", "-XX:+CrashOnOutOfMemoryError", "-jar", str(JAR),
+            "--config", str(home / "conf.d"), "--bootstrap-config", str(SYSTEM_CONF / "services.d"),
+            "--restart-file", str(home / "puppet/run/restart")]
+    # The watchdog: Java ends with the pytest controller even when the run is killed.
+    controller = os.environ.get(RUN_PID_ENV, str(os.getppid()))
+    script = ('"$@" & java=$!; trap \'kill $java 2>/dev/null; wait $java; exit 0\' TERM INT; '
+              f'while kill -0 {controller} 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 2; done; '
+              'kill $java 2>/dev/null; wait $java')
+    started = time.monotonic()
+    with open(home / "log/stdout.log", "ab") as out:
+        proc = subprocess.Popen(["bash", "-c", script, "watchdog", *java], stdout=out, stderr=out,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    state = {"home": str(home), "port": port, "pid": proc.pid, "start_seconds": 0.0}
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"puppetserver exited with {proc.returncode}:\n{_log_tail(home)}")
+        if time.monotonic() - started > START_TIMEOUT:
+            os.killpg(proc.pid, signal.SIGTERM)
+            raise RuntimeError(f"puppetserver did not start within {START_TIMEOUT:g}s:\n{_log_tail(home)}")
+        try:
+            context = ssl.create_default_context(cafile=str(home / "puppet/ca/ca_crt.pem"))
+            with urllib.request.urlopen(f"https://localhost:{port}/status/v1/simple", timeout=5,
+                                        context=context) as response:
+                if response.read().strip() == b"running":
+                    break
+        except (OSError, ssl.SSLError):
+            pass
+        time.sleep(1)
+    state["start_seconds"] = round(time.monotonic() - started, 1)
+    return state
+
+
+def _log_tail(home: Path) -> str:
+    text = ""
+    for name in ("log/puppetserver.log", "log/stdout.log"):
+        path = home / name
+        if path.exists():
+            text += "\n".join(path.read_text(errors="replace").splitlines()[-30:]) + "\n"
+    return text
+
+
+def shared_server(name: str = "puppetserver", setup_ca: bool = False) -> PuppetServer:
+    """The run's server called `name`, started by whichever worker asks first."""
+    base = run_dir()
+    state_path = base / f"{name}.json"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not state_path.exists():
+            home = base / name
+            try:
+                state = _start(home, setup_ca)
+            except Exception as exc:
+                state = {"error": str(exc)}
+            state_path.write_text(json.dumps(state))
+        state = json.loads(state_path.read_text())
+    if "error" in state:
+        raise RuntimeError(f"the run's {name} failed to start: {state['error']}")
+    return PuppetServer(Path(state["home"]), state["port"])
+
+
+def stop_all(base: Path) -> None:
+    """End every server this run started (the controller calls this at the end of the run)."""
+    for state_path in base.glob("*.json"):
+        try:
+            pid = json.loads(state_path.read_text()).get("pid")
+        except ValueError:
+            continue
+        if not pid:
+            continue
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                os.waitpid(pid, os.WNOHANG)  # the controller's own child when it started the server
+            except ChildProcessError:
+                pass
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.killpg(pid, signal.SIGKILL)
