@@ -32,6 +32,9 @@ class Connector(ABC):
     """Base class; subclasses fill in the transport and the destination layout."""
 
     name = "base"
+    #: Whether the daemon's deafness probe (pymco.server.probe) runs over this transport: it needs
+    #: a node to publish to its own request destinations.
+    self_probe = True
 
     def __init__(self, config: Config, identity: str, daemon: bool = False) -> None:
         self.config = config

@@ -60,6 +60,11 @@ class NatsConnector(Connector):
     """A NATS connection to one server of the pool, kept alive by nats-py."""
 
     name = "nats"
+    #: No deafness probe: NATS routes by live interest (a subscription lasts as long as its
+    #: connection, which the client library watches with PINGs), so RabbitMQ's bindings that are
+    #: listed but do not route have no counterpart; and per-collective permissions rightly forbid a
+    #: node to publish to request subjects, which the probe would need.
+    self_probe = False
 
     def __init__(self, config: Config, identity: str, daemon: bool = False) -> None:
         super().__init__(config, identity, daemon)

@@ -80,7 +80,7 @@ class DeafnessProbe:
 
     @property
     def enabled(self) -> bool:
-        return self.interval > 0 and (self.directed or self.broadcast)
+        return self.interval > 0 and self.connector.self_probe and (self.directed or self.broadcast)
 
     def start(self) -> None:
         """Subscribe the broadcast probe's agent and start probing (after the daemon's own subscriptions)."""
