@@ -15,6 +15,7 @@ class Loopback:
     """Delivers what is published back to the probe, except on the paths marked lost."""
 
     multiplex = False
+    self_probe = True
 
     def __init__(self) -> None:
         self.probe: DeafnessProbe | None = None
@@ -93,3 +94,12 @@ def test_multiplexed_connectors_get_only_the_directed_probe():
 def test_off_with_interval_0():
     probe, _ = make(probe_interval="0")
     assert not probe.enabled
+
+
+def test_a_connector_without_self_probe_is_not_probed():
+    probe, connector = make()
+    assert probe.enabled
+    connector.self_probe = False  # NATS
+    assert not probe.enabled
+    probe.start()
+    assert connector.subscribed == []
