@@ -1,4 +1,4 @@
-"""Packages: `pip install .` ships the package, the agents, DDLs, templates and both commands;
+"""Packages: the wheel ships the package, the agents, DDLs, templates and both commands;
 `scripts/build` makes the wheel, sdist, an offline wheelhouse and a .deb whose pymcod,
 started by its init script, answers the packaged client and Ruby's `mco`; purge leaves nothing.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -24,11 +23,13 @@ from tests.support.ruby import ruby_client_config, ruby_mco
 pytestmark = pytest.mark.integration
 
 
-def test_wheel_contents(repo, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                           "-w", str(tmp_path), str(repo)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    [wheel] = tmp_path.glob("pymco-*.whl")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build_once(tmp_path_factory)
+
+
+def test_wheel_contents(built: Built) -> None:
+    wheel = built.wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("pymco/_agents/rpcutil.py", "pymco/_agents/discovery.py", "pymco/_ddl/rpcutil.yaml",
                      "pymco/_ddl/data/fstat.yaml", "pymco/server/daemon.py", "pymco/cli/main.py", "pymco/py.typed",
@@ -43,11 +44,6 @@ def test_wheel_contents(repo, tmp_path):
 
 
 # --- scripts/build: wheel, sdist, wheelhouse and the .deb, installed and purged ---------------------
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build_once(tmp_path_factory)
-
 
 def test_build_makes_wheel_sdist_and_a_lintian_clean_deb(built: Built) -> None:
     assert built.wheel.name == f"pymco-{__version__}-py3-none-any.whl"
@@ -67,6 +63,14 @@ def test_wheelhouse_installs_pymco_without_an_index(built: Built, tmp_path: Path
     for tool, name in (("mco", "pymco"), ("pymcod", "pymcod")):
         out = subprocess.run([str(venv / "bin" / tool), "--version"], capture_output=True, text=True, timeout=60)
         assert out.stdout.strip() == f"{name} {__version__}", out
+
+
+# what bash does on TAB, with the packaged completion loaded as bash-completion loads it
+COMPLETE = """source /usr/share/bash-completion/bash_completion
+read -ra COMP_WORDS <<< "$1"; COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE=$1; COMP_POINT=${#1}
+_completion_loader "${COMP_WORDS[0]}"; $(complete -p "${COMP_WORDS[0]}" | sed 's/.*-F \\([^ ]*\\).*/\\1/')
+printf '%s\\n' "${COMPREPLY[@]}"
+"""
 
 
 def _packaged_server_cfg(identity: str, collective: str) -> str:
@@ -101,6 +105,8 @@ def test_deb_installs_a_service_that_answers_mco_beside_ruby_mco_and_purges_clea
         assert not Path("/usr/bin/mco").is_symlink() and Path("/usr/bin/mco").read_bytes() == ruby_mco_before
         version = debpkg.run(["pymco", "--version"])
         assert version.stdout.strip() == f"pymco {__version__}", version
+        for line, word in (("pymco pi", "ping"), ("pymco rpc rpcu", "rpcutil"), ("pymcod fa", "facts")):
+            assert word in debpkg.run(["bash", "-c", COMPLETE, "-", line]).stdout.split(), line
 
         Path("/etc/pymco/server.cfg").write_text(_packaged_server_cfg(identity, collective))
         start = debpkg.run(["/etc/init.d/pymcod", "start"], timeout=60)

@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             if pidfile:
                 pidfile.remove()
     except PymcoError as exc:
-        print(f"pymcod: {exc}", file=sys.stderr)
+        hint = "" if args.config or os.path.exists(path) else " (the default; give another with -c FILE)"
+        print(f"pymcod: {exc}{hint}", file=sys.stderr)
         if logging.getLogger().handlers:  # else logging's last resort would print it to stderr again
             log.error("%s", exc)
         return 1
