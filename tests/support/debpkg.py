@@ -31,20 +31,21 @@ APT_OPTIONS = ["-o", "DPkg::Lock::Timeout=600", "-o", "Dpkg::Options::=--force-c
 class Built:
     directory: Path
 
+    def _one(self, pattern: str) -> Path:
+        [path] = self.directory.glob(pattern)
+        return path
+
     @property
     def deb(self) -> Path:
-        [deb] = self.directory.glob("pymco_*.deb")
-        return deb
+        return self._one("pymco_*.deb")
 
     @property
     def wheel(self) -> Path:
-        [wheel] = self.directory.glob("pymco-*.whl")
-        return wheel
+        return self._one("pymco-*.whl")
 
     @property
     def sdist(self) -> Path:
-        [sdist] = self.directory.glob("pymco-*.tar.gz")
-        return sdist
+        return self._one("pymco-*.tar.gz")
 
     @property
     def wheelhouse(self) -> Path:

@@ -162,18 +162,6 @@ describe 'pymco' do
     it { is_expected.to contain_package('pymco').with(ensure: '0.1.0-1', source: '/srv/pymco_0.1.0-1_amd64.deb') }
   end
 
-  context 'with a package at a URL' do
-    let(:params) { { 'package_source' => 'https://example.com/pymco_0.1.0-1_amd64.deb' } }
-
-    it { is_expected.to compile.and_raise_error(%r{not from a URL}) }
-  end
-
-  context 'with pip and no package_source' do
-    let(:params) { { 'install_method' => 'pip' } }
-
-    it { is_expected.to compile.and_raise_error(%r{pymco is not on PyPI}) }
-  end
-
   context 'with the client role, from a local checkout with pip' do
     let(:params) do
       { 'client' => true, 'install_method' => 'pip', 'package_source' => '/srv/pymco', 'package_version' => '0.1.0',
@@ -328,6 +316,18 @@ describe 'pymco' do
   end
 
   describe 'rejects impossible or bad parameters' do
+    context 'a package at a URL' do
+      let(:params) { { 'package_source' => 'https://example.com/pymco_0.1.0-1_amd64.deb' } }
+
+      it { is_expected.to compile.and_raise_error(%r{not from a URL}) }
+    end
+
+    context 'pip without a package_source' do
+      let(:params) { { 'install_method' => 'pip' } }
+
+      it { is_expected.to compile.and_raise_error(%r{pymco is not on PyPI}) }
+    end
+
     context 'psk without a key' do
       let(:hiera_config) { EMPTY_HIERA }
       let(:params) { { 'broker_password' => 'x' } }
