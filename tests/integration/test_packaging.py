@@ -136,5 +136,7 @@ def test_deb_installs_a_service_that_answers_mco_beside_ruby_mco_and_purges_clea
                  "/usr/sbin/pymcod", "/lib/systemd/system/pymcod.service", "/etc/logrotate.d/pymco",
                  "/etc/default/pymcod", "/run/pymcod.pid"):
         assert not os.path.lexists(path), path
+    assert not list(Path("/etc").glob("rc?.d/*pymcod"))
+    assert not os.path.lexists("/etc/systemd/system/multi-user.target.wants/pymcod.service")
     assert Path("/usr/bin/mco").read_bytes() == ruby_mco_before
     assert debpkg.run(["update-alternatives", "--display", "mco"]).returncode != 0
