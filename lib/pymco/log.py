@@ -3,6 +3,11 @@
 `logger_type` console|file|syslog, `loglevel` debug..fatal, `logfile`,
 `max_log_size`/`keeplogs` for rotation, `logfacility` for syslog.  The daemon
 cycles the level on SIGUSR2 and reopens files on SIGHUP for logrotate.
+
+Defaults that start: a daemon in the foreground with neither `logger_type`
+nor `logfile` set logs to stderr; otherwise `logger_type = file` without a
+`logfile` writes DEFAULT_LOGFILE (MCollective's own default, "file" with no
+file, logs nothing at all).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import sys
 from pymco.config import Config
 from pymco.errors import ConfigError
 
-__all__ = ["setup_logging", "cycle_level", "reopen_logs", "LEVELS"]
+__all__ = ["setup_logging", "cycle_level", "reopen_logs", "LEVELS", "DEFAULT_LOGFILE"]
+
+DEFAULT_LOGFILE = "/var/log/pymco/pymcod.log"
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
           "error": logging.ERROR, "fatal": logging.CRITICAL}
@@ -22,17 +29,19 @@ _CYCLE = [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.C
 FORMAT = "%(levelname)s %(asctime)s %(process)d %(name)s: %(message)s"
 
 
-def setup_logging(config: Config, default_type: str | None = None, level: str | None = None) -> logging.Logger:
+def setup_logging(config: Config, default_type: str | None = None, level: str | None = None,
+                  foreground: bool = False) -> logging.Logger:
+    """Route the root logger as `config` says; `foreground`: a daemon attached to its terminal."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    kind = config.settings.get("logger_type") or default_type or config.logger_type
+    kind = config.settings.get("logger_type") or default_type
+    if kind is None:
+        kind = "console" if foreground and not config.logfile else config.logger_type
     handler: logging.Handler
     if kind == "file":
-        path = config.logfile
-        if not path:
-            raise ConfigError(f"{config.path}: logger_type is 'file' but no logfile is set")
+        path = config.logfile or DEFAULT_LOGFILE
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             if config.max_log_size > 0:

@@ -1,6 +1,7 @@
 # @summary Rolls pymco out: the pymcod daemon, the mco client, and the settings both share.
 #
-# The entry point.  It installs pymco into a virtualenv (`pymco::install`), then
+# The entry point.  It installs pymco (`pymco::install`: the Debian package
+# `scripts/build` makes, or pip into a virtualenv), then
 # declares the server role (`pymco::server`: server.cfg, plugins, facts, the
 # daemon as a service) and/or the client role (`pymco::client`: client.cfg and
 # per-user files).  Everything both roles need to agree on lives here: the
@@ -34,23 +35,32 @@
 # @param libdir
 #   The site plugin folder: `pymco::plugin` puts agents in `<libdir>/agents` and
 #   DDLs in `<libdir>/ddl`; both configs list it as `libdir`.
+# @param install_method
+#   `package`: the `pymco` Debian package (a virtualenv under /opt/pymco), from
+#   the node's apt repositories or from the .deb at `package_source`; removal
+#   purges it.  `pip`: pip installs `package_source` into `venv`.
+# @param package_name
+#   The Debian package's name.
 # @param venv
-#   The virtualenv pymco is installed into (`<venv>/bin/pymcod`, `<venv>/bin/mco`).
+#   Where pymco lives (`<venv>/bin/pymcod`, `<venv>/bin/mco`): /opt/pymco, the
+#   package's virtualenv; with `install_method => 'pip'` any virtualenv.
 # @param python
-#   The Python interpreter that creates the virtualenv (3.11 or later).
+#   The Python interpreter that creates the virtualenv of `pip` (3.11 or later).
 # @param python_packages
 #   OS packages that interpreter needs to create a virtualenv (module data: `python3-venv` on Debian).
 # @param package_source
-#   Where pip installs pymco from: undef for PyPI, a local path (a source
-#   checkout, a wheel or an sdist) or the URL of a wheel or sdist.  pip runs
-#   when the virtualenv's pymco came from elsewhere or has another version, so
-#   to roll out new code from the same checkout, raise its version (or pin
-#   `package_version`).
+#   `package`: undef to install from the node's apt repositories (a local
+#   repository serving the .deb), or the path of the .deb on the node.
+#   `pip` (required: pymco is not on PyPI): a local path (a source checkout, a
+#   wheel or an sdist) or the URL of a wheel or sdist.  pip runs when the
+#   virtualenv's pymco came from elsewhere or has another version, so to roll
+#   out new code from the same checkout, raise its version (or pin `package_version`).
 # @param package_version
-#   A version to pin (from PyPI: `pymco==<version>`; from a source: the
-#   installed version must match).  undef accepts whatever is installed.
+#   A version to pin: the Debian version (`0.1.0-1`) with `package`, which also
+#   upgrades to it; with `pip` the installed version must match.  undef accepts
+#   whatever is installed.
 # @param pip_options
-#   Extra options for `pip install`, e.g. `['--index-url', 'https://pypi.example.com/simple']`.
+#   Extra options for `pip install`, e.g. `['--no-index', '--find-links', '/srv/wheelhouse']`.
 # @param collectives
 #   The collectives this node is in; the first one is the main collective unless `main_collective` says otherwise.
 # @param main_collective
@@ -94,6 +104,8 @@ class pymco (
   Boolean $client = false,
   Stdlib::Absolutepath $confdir = '/etc/pymco',
   Stdlib::Absolutepath $libdir = '/usr/local/share/pymco',
+  Enum['package', 'pip'] $install_method = 'package',
+  String[1] $package_name = 'pymco',
   Stdlib::Absolutepath $venv = '/opt/pymco',
   Stdlib::Absolutepath $python = '/usr/bin/python3',
   Array[String[1]] $python_packages = [],

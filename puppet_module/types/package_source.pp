@@ -1,2 +1,2 @@
-# @summary Where pip installs pymco from: a local path (checkout, wheel, sdist) or a URL of a wheel or sdist.
+# @summary Where pymco comes from: a .deb on the node (install_method package), or what pip installs (a path or URL).
 type Pymco::Package_source = Variant[Stdlib::Absolutepath, Stdlib::HTTPUrl]

@@ -5,8 +5,9 @@ applied as root with Puppet's state folders in a temporary folder, and with a
 higher Hiera level holding what CI must change so it shares the machine
 safely: a unique vhost, broker user, collective, identity and service name
 (the broker and its STOMP listener on 61613 are everyone's), temporary
-paths, and this checkout as the package source.  Then: the broker has STOMP,
-the vhost, the user and the exchanges; pymco is installed from the checkout;
+paths, and the .deb `scripts/build` made of this checkout as the package
+source.  Then: the broker has STOMP, the vhost, the user and the exchanges;
+pymco is installed from the .deb;
 the daemon runs with Facter's facts; `mco ping`, `mco find -F os.family=...`
 and a masterless `mco puppet runonce` work through it; a second apply changes
 nothing; and removal leaves nothing running.
@@ -28,6 +29,7 @@ from typing import Iterator
 import pytest
 import yaml
 
+from tests.support import debpkg
 from tests.support.cluster import unique_name, which_or_fail
 from tests.support.puppet_apply import MODULE, STATE_DIRS, Applied, puppet_apply
 
@@ -44,6 +46,7 @@ class Rollout:
     """One node's Puppet-managed pymco: paths, names and the `puppet apply` that makes them."""
 
     root: Path
+    deb: Path
     uid: str = field(default_factory=lambda: unique_name("pm"))
     applies: list[Applied] = field(default_factory=list)
     first: Applied | None = None
@@ -77,7 +80,7 @@ class Rollout:
 
     @property
     def venv(self) -> Path:
-        return self.root / "venv"
+        return Path("/opt/pymco")  # the package's
 
     @property
     def etc(self) -> Path:
@@ -130,8 +133,7 @@ class Rollout:
             "pymco::broker_user": self.uid,
             "pymco::broker_password": self.password,
             "pymco::psk": f"psk-{self.uid}",
-            "pymco::package_source": str(REPO),
-            "pymco::venv": str(self.venv),
+            "pymco::package_source": str(self.deb),
             "pymco::confdir": str(self.etc),
             "pymco::libdir": str(self.root / "lib"),
             "pymco::server::identity": self.identity,
@@ -231,15 +233,17 @@ def cleanup(rollout: Rollout) -> None:
 def rollout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollout]:
     which_or_fail("rabbitmqctl")
     assert os.geteuid() == 0, "the Puppet module test applies system resources and must run as root"
-    ours = Rollout(tmp_path_factory.mktemp("puppet-module"))
-    ours.prepare()
-    ours.first = ours.apply()
-    try:
-        yield ours
-    finally:
-        if ours.daemon_pid() or ours.init_script.exists() or ours.venv.exists():
-            ours.apply("absent")
-        cleanup(ours)
+    built = debpkg.build_once(tmp_path_factory)
+    with debpkg.machine_lock():  # the package is machine-wide: no other test has it installed meanwhile
+        ours = Rollout(tmp_path_factory.mktemp("puppet-module"), built.deb)
+        ours.prepare()
+        ours.first = ours.apply()
+        try:
+            yield ours
+        finally:
+            if ours.daemon_pid() or ours.init_script.exists() or ours.venv.exists():
+                ours.apply("absent")
+            cleanup(ours)
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.3):  # type: ignore[no-untyped-def]
@@ -284,17 +288,15 @@ def test_broker_has_stomp_vhost_user_and_exchanges(rollout: Rollout) -> None:
     assert rabbitmqctl("authenticate_user", *SHARED_USER).returncode == 0
 
 
-def test_pymco_is_installed_from_the_checkout(rollout: Rollout) -> None:
-    python = rollout.venv / "bin" / "python"
-    proc = subprocess.run([str(python), "-c", "import importlib.metadata as m; d = m.distribution('pymco'); "
-                           "print(d.version); print(d.read_text('direct_url.json'))"],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    version, direct_url = proc.stdout.split("\n", 1)
-    assert json.loads(direct_url)["url"].rstrip("/") == REPO.as_uri()
-    assert version == re.search(r'__version__ = "([^"]+)"', (REPO / "lib/pymco/__init__.py").read_text()).group(1)
-    for tool in ("pymcod", "mco"):
-        assert (rollout.venv / "bin" / tool).exists()
+def test_pymco_is_installed_from_the_built_deb(rollout: Rollout) -> None:
+    version = re.search(r'__version__ = "([^"]+)"', (REPO / "lib/pymco/__init__.py").read_text()).group(1)
+    assert debpkg.package_state() == "install ok installed"
+    installed = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "pymco"], capture_output=True, text=True,
+                               timeout=60).stdout
+    assert installed == rollout.deb.name.split("_")[1] and installed.startswith(f"{version}-")
+    proc = subprocess.run([str(rollout.venv / "bin" / "pymcod"), "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stdout.strip() == f"pymcod {version}", proc
 
 
 def test_daemon_runs_with_facter_facts(rollout: Rollout) -> None:
@@ -447,6 +449,7 @@ def test_removal_leaves_nothing_running(rollout: Rollout) -> None:
     for path in (rollout.init_script, rollout.cron_file, rollout.venv, rollout.etc, rollout.root / "lib",
                  rollout.root / "state"):
         assert not path.exists(), path
+    assert debpkg.package_state() == "", "the package was not purged"
     assert not list(Path("/etc").glob(f"rc?.d/*{rollout.service}"))
     assert rollout.vhost not in rabbitmqctl("list_vhosts", "name").stdout.splitlines()
     assert rollout.uid not in [line.split("\t")[0] for line in rabbitmqctl("list_users").stdout.splitlines()]

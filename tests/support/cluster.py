@@ -46,7 +46,8 @@ def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
 
 def setup_collectives(names: list[str]) -> None:
     """Create the exchanges for `names` (and check the broker) with the project's script."""
-    proc = run(["bash", str(REPO / "scripts" / "broker-setup"), "--collectives", ",".join(names)])
+    proc = run(["bash", str(REPO / "scripts" / "broker-setup"), "--password", "marionette",
+               "--collectives", ",".join(names)])
     if proc.returncode != 0:
         raise RuntimeError(f"broker-setup failed:\n{proc.stdout}\n{proc.stderr}")
 

@@ -254,7 +254,8 @@ def main(argv: list[str]) -> int:
                                              "facts": node.facts, "classes": node.classes_list,
                                              "collectives": node.collectives, "last_seen": node.last_seen}) + "\n")
             return 0
-        setup_logging(config, default_type=None)
+        setup_logging(config, foreground=True)
+        log.info("configuration: %s", config.path)
         receiver = Receiver(config, database)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -146,9 +146,18 @@ def daemonize() -> None:
     os.close(null)
 
 
+_COMMANDS = """commands:
+  pymcod facts refresh [--output FILE] [-p]
+                        write the facts file from Facter, atomically (--help for more)
+  pymcod registration-receiver [-c FILE] [--database FILE] [--list]
+                        keep the fleet inventory from registration messages (--help for more)
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="pymcod", description="The pymco daemon (MCollective-compatible server).")
-    parser.add_argument("-c", "--config", default=DEFAULT_SERVER_CONFIG, help="server config file")
+    parser = ArgumentParser(prog="pymcod", description="The pymco daemon (MCollective-compatible server).",
+                            epilog=_COMMANDS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", help=f"server config file (default: {DEFAULT_SERVER_CONFIG})")
     parser.add_argument("-p", "--pidfile", help="write the daemon's PID here")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--daemonize", dest="daemonize", action="store_true", default=None,
@@ -169,10 +178,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return receiver_main(argv[1:])
     args = _parser().parse_args(argv)
+    path = args.config or DEFAULT_SERVER_CONFIG
     try:
-        config = load_config(args.config, mode="server")
+        config = load_config(path, mode="server")
         detach = config.daemonize if args.daemonize is None else args.daemonize
-        setup_logging(config, default_type=None)
+        setup_logging(config, foreground=not detach)
+        log.info("configuration: %s%s", config.path, "" if args.config else " (the default; -c FILE for another)")
         for warning in config.warnings:
             log.warning(warning)
         pidfile = PidFile(args.pidfile) if args.pidfile else None
@@ -191,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             if pidfile:
                 pidfile.remove()
     except PymcoError as exc:
-        print(f"pymcod: {exc}", file=sys.stderr)
-        log.error("%s", exc)
+        hint = "" if args.config or os.path.exists(path) else " (the default; give another with -c FILE)"
+        print(f"pymcod: {exc}{hint}", file=sys.stderr)
+        if logging.getLogger().handlers:  # else logging's last resort would print it to stderr again
+            log.error("%s", exc)
         return 1
     except KeyboardInterrupt:
         return 130

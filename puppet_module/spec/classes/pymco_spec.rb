@@ -14,14 +14,12 @@ describe 'pymco' do
     it { is_expected.to contain_class('pymco::facts').that_comes_before('Class[pymco::server::service]') }
     it { is_expected.not_to contain_class('pymco::client') }
 
-    it 'installs pymco from PyPI into /opt/pymco, skipping pip when it is there' do
-      is_expected.to contain_package('python3-venv').that_comes_before('Exec[pymco-virtualenv]')
-      is_expected.to contain_exec('pymco-virtualenv')
-        .with_command('/usr/bin/python3 -m venv /opt/pymco').with_creates('/opt/pymco/bin/pip')
-      is_expected.to contain_exec('pymco-install')
-        .with_command('/opt/pymco/bin/pip install --quiet --disable-pip-version-check pymco')
-        .with_unless(%r{\A/opt/pymco/bin/python -c .*direct_url\.json})
-        .that_requires('Exec[pymco-virtualenv]')
+    it 'installs the pymco Debian package from the apt repositories, keeping Puppet\'s config files' do
+      is_expected.to contain_package('pymco').with(ensure: 'installed', provider: 'apt', source: nil,
+                                                   configfiles: 'keep')
+      is_expected.to contain_file('/etc/pymco').that_requires('Package[pymco]')
+      is_expected.not_to contain_exec('pymco-install')
+      is_expected.not_to contain_exec('pymco-virtualenv')
     end
 
     it 'writes server.cfg sorted, mode 0600, with the shared and the server settings' do
@@ -111,9 +109,11 @@ describe 'pymco' do
 
   context 'on Red Hat' do
     let(:facts) { REDHAT_FACTS }
+    let(:params) { { 'package_source' => '/srv/wheelhouse/pymco-0.1.0-py3-none-any.whl' } }
 
     it { is_expected.to compile.with_all_deps }
-    it { is_expected.to contain_package('python3') }
+    it { is_expected.to contain_package('python3').that_comes_before('Exec[pymco-virtualenv]') }
+    it { is_expected.to contain_exec('pymco-install') }
     it { is_expected.to contain_exec('pymco-facts-seed').with_command(%r{--facter /opt/puppetlabs/bin/facter$}) }
     it { is_expected.to contain_file(server_cfg).with_content(sensitive(%r{^classesfile = /opt/puppetlabs/puppet/cache/state/classes\.txt$})) }
   end
@@ -156,10 +156,25 @@ describe 'pymco' do
     end
   end
 
-  context 'with the client role, from a local checkout' do
+  context 'from a .deb on the node, pinned' do
+    let(:params) { { 'package_source' => '/srv/pymco_0.1.0-1_amd64.deb', 'package_version' => '0.1.0-1' } }
+
+    it { is_expected.to contain_package('pymco').with(ensure: '0.1.0-1', source: '/srv/pymco_0.1.0-1_amd64.deb') }
+  end
+
+  context 'with the client role, from a local checkout with pip' do
     let(:params) do
-      { 'client' => true, 'package_source' => '/srv/pymco', 'package_version' => '0.1.0',
+      { 'client' => true, 'install_method' => 'pip', 'package_source' => '/srv/pymco', 'package_version' => '0.1.0',
         'venv' => '/srv/venv', 'pip_options' => ['--no-cache-dir'] }
+    end
+
+    it 'makes the virtualenv, then pip installs, skipping pip when it is there' do
+      is_expected.to contain_package('python3-venv').that_comes_before('Exec[pymco-virtualenv]')
+      is_expected.to contain_exec('pymco-virtualenv')
+        .with_command('/usr/bin/python3 -m venv /srv/venv').with_creates('/srv/venv/bin/pip')
+      is_expected.to contain_exec('pymco-install')
+        .with_unless(%r{\A/srv/venv/bin/python -c .*direct_url\.json})
+        .that_requires('Exec[pymco-virtualenv]')
     end
 
     it { is_expected.to compile.with_all_deps }
@@ -239,13 +254,14 @@ describe 'pymco' do
 
     it { is_expected.to compile.with_all_deps }
 
-    it 'stops the daemon before removing the script, the configs and the virtualenv' do
+    it 'stops the daemon before removing the script, the configs and the package' do
       is_expected.to contain_service('pymcod').with_ensure('stopped')
         .that_comes_before('Exec[pymco-pymcod-remove-rc-links]')
       is_expected.to contain_file('/etc/init.d/pymcod').with_ensure('absent')
         .that_requires('Exec[pymco-pymcod-remove-rc-links]')
       is_expected.to contain_file('/etc/cron.d/pymco-facts').with_ensure('absent')
-      ['/opt/pymco', '/etc/pymco', '/usr/local/share/pymco', '/var/lib/pymco'].each do |dir|
+      is_expected.to contain_package('pymco').with_ensure('purged')
+      ['/etc/pymco', '/usr/local/share/pymco', '/var/lib/pymco'].each do |dir|
         is_expected.to contain_file(dir).with(ensure: 'absent', force: true)
       end
       is_expected.to contain_class('pymco::server').that_comes_before('Class[pymco::install]')
@@ -302,6 +318,18 @@ describe 'pymco' do
   end
 
   describe 'rejects impossible or bad parameters' do
+    context 'a package at a URL' do
+      let(:params) { { 'package_source' => 'https://example.com/pymco_0.1.0-1_amd64.deb' } }
+
+      it { is_expected.to compile.and_raise_error(%r{not from a URL}) }
+    end
+
+    context 'pip without a package_source' do
+      let(:params) { { 'install_method' => 'pip' } }
+
+      it { is_expected.to compile.and_raise_error(%r{pymco is not on PyPI}) }
+    end
+
     context 'psk without a key' do
       let(:hiera_config) { EMPTY_HIERA }
       let(:params) { { 'broker_password' => 'x' } }
