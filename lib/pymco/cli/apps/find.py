@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from pymco.cli.application import Application
+from pymco.cli.discovery_line import discover_with_line, wanted
 
 __all__ = ["Find"]
 
@@ -18,8 +19,10 @@ class Find(Application):
     def main(self) -> int:
         client = self.rpc_client("rpcutil")
         start = time.monotonic()
-        nodes = client.discover()
+        nodes = discover_with_line(self, client, wanted(self))
         elapsed = time.monotonic() - start
+        if self.args.verbose:
+            self.err("")
         for node in nodes:
             self.out(node)
         if self.args.verbose:
