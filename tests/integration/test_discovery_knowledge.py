@@ -33,8 +33,8 @@ def fleet(cluster_factory, tmp_path_factory):
     return cluster
 
 
-def mco(fleet, *args: str):
-    return fleet.mco(*args, env={"PYMCO_CACHE_DIR": fleet.cache})
+def mco(fleet, *args: str, **kw):
+    return fleet.mco(*args, env={"PYMCO_CACHE_DIR": kw.pop("cache", fleet.cache)}, **kw)
 
 
 @contextmanager
@@ -117,3 +117,17 @@ def test_the_quiet_window_stays_an_option(fleet):
     result = mco(fleet, "find", "--dq", "0.5", "-v")
     assert found(result) == NODES
     assert "replies stopped (--dq)" in result.err, result
+
+
+def test_the_registration_inventory_is_knowledge_too(fleet, tmp_path):
+    from pymco.registration.receiver import Inventory
+
+    path = str(tmp_path / "inventory.db")
+    inventory = Inventory(path)
+    for identity in NODES:
+        inventory.record(identity, ["discovery", "rpcutil"], {"role": "web"}, [], [fleet.collective])
+    inventory.close()
+    config = fleet.write_client("inventory.cfg", **{"plugin.inventory.database": path})
+    result = mco(fleet, "find", "-F", "role=web", "-v", config=config, cache=str(tmp_path / "cold"))
+    assert found(result) == NODES
+    assert "all 4 known nodes answered" in result.err, result

@@ -122,3 +122,24 @@ def test_silent_known_nodes_are_named():
     assert silent_line(silent) == "2 known nodes did not answer discovery: b, c"
     many = Outcome("known", 2.0, found=[], expected={f"n{i:02d}" for i in range(12)})
     assert silent_line(many).endswith("n08, n09 and 2 more")
+
+
+def test_the_inventory_tells_which_registered_nodes_a_filter_selects(tmp_path):
+    from pymco.registration.receiver import Inventory
+
+    path = str(tmp_path / "inventory.db")
+    inventory = Inventory(path)
+    inventory.record("web1", ["rpcutil", "package"], {"role": "web"}, ["apache"], ["c1"])
+    inventory.record("db1", ["rpcutil"], {"role": "db"}, [], ["c1"])
+    inventory.record("other", ["rpcutil"], {"role": "web"}, [], ["c2"])
+    inventory.record("agentlist", ["rpcutil"], None, None, [])  # agentlist registration: no facts, no collectives
+    inventory.close()
+    cfg = config(**{"plugin.inventory.database": path})
+    web = Filter(agent=["rpcutil"])
+    web.add_fact("role=web")
+    assert registered_nodes(cfg, "c1", web) == {"web1"}
+    assert registered_nodes(cfg, "c1", Filter(agent=["rpcutil"])) == {"web1", "db1", "agentlist"}
+    assert registered_nodes(cfg, "c1", Filter(agent=["package"])) == {"web1"}
+    compound = Filter()
+    compound.add_compound("role=web")
+    assert registered_nodes(cfg, "c1", compound) == set()  # cannot be judged from registration data
