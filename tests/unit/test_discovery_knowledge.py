@@ -113,7 +113,8 @@ def test_the_line_says_why_discovery_ended():
     cold = Outcome("known", 2.0, elapsed=2.0, found=["a"], expected=set())
     assert summary(cold) == " (no known nodes for this filter yet: waited the full time)"
     assert summary(Outcome("full", 4.0, elapsed=4.0, found=["a"], expected={"a"})) == ""
-    assert summary(Outcome("quiet", 2.0, elapsed=0.3, found=["a"], ended_early=True)).endswith("replies stopped (--dq))")
+    quiet = Outcome("quiet", 2.0, elapsed=0.3, found=["a"], ended_early=True)
+    assert summary(quiet) == " (ended after 0.30 s: replies stopped (--dq))"
     assert silent_line(early) is None
 
 
@@ -143,3 +144,81 @@ def test_the_inventory_tells_which_registered_nodes_a_filter_selects(tmp_path):
     compound = Filter()
     compound.add_compound("role=web")
     assert registered_nodes(cfg, "c1", compound) == set()  # cannot be judged from registration data
+
+
+def test_the_line_is_for_terminals_and_verbose_runs_never_json():
+    import argparse
+    import io
+
+    from pymco.cli.discovery_line import wanted
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def app(stderr, **args):
+        return argparse.Namespace(args=argparse.Namespace(**dict({"verbose": False, "quiet": False}, **args)),
+                                  stderr=stderr)
+
+    assert wanted(app(Terminal()))
+    assert not wanted(app(io.StringIO()))
+    assert wanted(app(io.StringIO(), verbose=True))
+    assert not wanted(app(Terminal()), json_out=True)
+    assert not wanted(app(Terminal(), quiet=True))
+
+
+class FakeSession:
+    """Just enough of a Session for McDiscovery: senders answer in order until the rule may end."""
+
+    identity = "client"
+
+    def __init__(self, replies: list[str]) -> None:
+        self.config = config()
+        self.replies = replies
+        self.late: dict = {}
+        self.published: list = []
+
+    def callerid(self) -> str:
+        return "psk=client"
+
+    def publish(self, request) -> None:
+        self.published.append(request)
+
+    def collect(self, requestid, timeout, on_reply, end_at=None):
+        from types import SimpleNamespace
+
+        from pymco.client.session import CollectResult
+
+        result = CollectResult()
+        for sender in self.replies:
+            if end_at is not None and end_at() is not None:
+                break  # the rule ended discovery: later senders are "late"
+            on_reply(SimpleNamespace(senderid=sender))
+        result.timed_out = end_at is None or end_at() is None
+        return result
+
+    def on_late(self, requestid, listener) -> None:
+        self.late[requestid] = listener
+
+
+def test_mc_discovery_expects_what_it_learnt_and_learns_late_nodes(tmp_path, monkeypatch):
+    from pymco.discovery.base import DiscoveryRequest
+    from pymco.discovery.mc import McDiscovery
+
+    monkeypatch.setenv("PYMCO_CACHE_DIR", str(tmp_path))
+
+    def discover(replies: list[str]):
+        session = FakeSession(replies)
+        method = McDiscovery(session)  # type: ignore[arg-type]
+        found = method.discover(DiscoveryRequest(Filter(), "c1", "rpcutil", 2.0,
+                                                 plan=plan(session.config, 2.0, False, None)))
+        return found, method.outcome, session
+
+    found, outcome, _ = discover(["a", "b"])
+    assert found == ["a", "b"] and outcome.expected == set() and not outcome.ended_early  # cold: full wait
+    found, outcome, session = discover(["a", "b", "slow"])
+    assert outcome.expected == {"a", "b"} and outcome.ended_early and found == ["a", "b"]
+    [listener] = session.late.values()
+    listener("slow")  # its reply came while the client went on
+    _, outcome, _ = discover(["a", "b", "slow"])
+    assert outcome.expected == {"a", "b", "slow"} and outcome.found == ["a", "b", "slow"]

@@ -46,6 +46,8 @@ class Session:
         self._connector: Connector | None = None
         self._queue: queue.Queue[object] = queue.Queue()
         self._finished: set[str] = set()
+        #: told of each late reply to a finished request (mc discovery learns slow nodes)
+        self._late_listeners: dict[str, Callable[[str], None]] = {}
         self._reply_targets: dict[str, str] = {}
         self.late_replies = 0
 
@@ -115,6 +117,7 @@ class Session:
             if reply.requestid != requestid:
                 if reply.requestid in self._finished:
                     result.late += 1
+                    self._tell_late(reply)
                 continue
             if on_reply(reply):
                 break
@@ -144,6 +147,15 @@ class Session:
         reply.headers = incoming.headers
         return reply
 
+    def on_late(self, requestid: str, listener: Callable[[str], None]) -> None:
+        """Call `listener` with the sender of each reply to `requestid` that comes after its wait ended."""
+        self._late_listeners[requestid] = listener
+
+    def _tell_late(self, reply: Reply) -> None:
+        listener = self._late_listeners.get(reply.requestid)
+        if listener is not None:
+            listener(reply.senderid)
+
     def drain_late(self, requestids: set[str]) -> int:
         """Count replies to finished requests still queued (late arrivals)."""
         count = 0
@@ -158,6 +170,7 @@ class Session:
                 reply = self.security.decode_reply(item.payload, item.headers)  # type: ignore[attr-defined]
             except PymcoError:
                 continue
+            self._tell_late(reply)
             if reply.requestid in requestids:
                 count += 1
 

@@ -90,4 +90,6 @@ class McDiscovery(DiscoveryMethod):
         outcome.elapsed = time.monotonic() - start
         outcome.ended_early = not result.timed_out
         known.record(key, found)
+        # a node slower than the grace, heard while this client goes on (mco rpc), is expected next time
+        session.on_late(ping.requestid, lambda sender: known.record(key, [sender]))
         return list(found)
