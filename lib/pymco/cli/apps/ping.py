@@ -67,7 +67,7 @@ class Ping(Application):
             self.out("No responses received")
         outcome = method.outcome
         if wanted(self) and outcome is not None:
-            self.err(f"Listened for {outcome.elapsed:.2f} of {timeout:g} second(s){summary(outcome)}")
+            self.err(f"Waited up to {timeout:g} second(s) for replies{summary(outcome)}")
             silent = silent_line(outcome)
             if silent:
                 self.err(silent)
