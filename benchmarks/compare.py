@@ -8,9 +8,10 @@ pymco/Ruby ratios:
 
   * wall time of `mco rpc rpcutil ping --nodes FILE` (every node must answer)
   * `mco` start-up: `mco rpc rpcutil ping -I <one node>` (no discovery)
-  * `mco find -F os.family=Debian` (Ruby: `osfamily`, its facts are flat) with
-    pymco's quiet-window discovery, and with the full `--dt` wait (`--dq 0`)
-  * `mco ping` (pymco: quiet window; Ruby waits its timeout)
+  * `mco find -F os.family=Debian` (Ruby: `osfamily`, its facts are flat) and
+    `mco ping`, pymco warm (its discovery cache knows the fleet, so discovery
+    ends once every known node answered) and cold (cache emptied before each
+    run: the full discovery timeout, as Ruby always waits)
   * daemon idle RSS (median over the fleet)
   * daemon CPU per 100 directed `rpcutil ping` requests (one daemon, utime+stime)
 
@@ -84,9 +85,10 @@ def answered(cmd: list[str], stdout: str) -> int:
     return len(stdout.split())
 
 
-def timed(cmd: list[str], expect: int) -> float:
+def timed(cmd: list[str], expect: int, env: dict[str, str] | None = None) -> float:
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env=env)
     elapsed = time.monotonic() - start
     got = answered(cmd, proc.stdout)
     if proc.returncode != 0 or got != expect:
@@ -182,26 +184,33 @@ def measure(size: int, reps: int, requests: int) -> dict[str, tuple[float, float
             py_mco = [tool("mco")]
             py_tail = ["-c", str(fleets.cluster.client_config)]
             rb_tail = ["--config", str(fleets.rb_client)]
+            cache = Path(tmp) / "client-cache"  # pymco's discovery (and DDL) cache, this run's own
+            py_env = dict(os.environ, PYMCO_CACHE_DIR=str(cache))
+            py_find = py_mco + ["find", "-F", "os.family=Debian"] + py_tail
+            rb_find = ["mco", "find", "-F", "osfamily=Debian"] + rb_tail
             commands = [
                 (f"mco rpc rpcutil ping --nodes FILE, {size} daemons (s)", size,
                  py_mco + ["rpc", "rpcutil", "ping", "--nodes", str(fleets.py_list), "--json"] + py_tail,
-                 ["mco", "rpc", "rpcutil", "ping", "--nodes", str(fleets.rb_list), "--json"] + rb_tail),
+                 ["mco", "rpc", "rpcutil", "ping", "--nodes", str(fleets.rb_list), "--json"] + rb_tail, "warm"),
                 ("mco start-up: rpc rpcutil ping -I one-node (s)", 1,
                  py_mco + ["rpc", "rpcutil", "ping", "-I", fleets.py_nodes[0].identity, "--json"] + py_tail,
-                 ["mco", "rpc", "rpcutil", "ping", "-I", fleets.rb_nodes[0].identity, "--json"] + rb_tail),
-                (f"mco find -F os.family=Debian, {size} daemons (s)", size,
-                 py_mco + ["find", "-F", "os.family=Debian"] + py_tail,
-                 ["mco", "find", "-F", "osfamily=Debian"] + rb_tail),
-                (f"mco find ... --dq 0 (full --dt wait), {size} daemons (s)", size,
-                 py_mco + ["find", "-F", "os.family=Debian", "--dq", "0"] + py_tail,
-                 ["mco", "find", "-F", "osfamily=Debian"] + rb_tail),
-                (f"mco ping, {size} daemons (s)", size,
-                 py_mco + ["ping"] + py_tail, ["mco", "ping"] + rb_tail),
+                 ["mco", "rpc", "rpcutil", "ping", "-I", fleets.rb_nodes[0].identity, "--json"] + rb_tail, "warm"),
+                (f"mco find -F os.family=Debian, warm, {size} daemons (s)", size, py_find, rb_find, "warm"),
+                (f"mco find -F os.family=Debian, cold, {size} daemons (s)", size, py_find, rb_find, "cold"),
+                (f"mco ping, warm, {size} daemons (s)", size,
+                 py_mco + ["ping"] + py_tail, ["mco", "ping"] + rb_tail, "warm"),
+                (f"mco ping, cold, {size} daemons (s)", size,
+                 py_mco + ["ping"] + py_tail, ["mco", "ping"] + rb_tail, "cold"),
             ]
-            for figure, expect, py_cmd, rb_cmd in commands:
+            for figure, expect, py_cmd, rb_cmd, cache_state in commands:
                 py_times, rb_times = [], []
+                if cache_state == "warm":
+                    timed(py_cmd, expect, py_env)  # the first run teaches the cache
                 for _ in range(reps):
-                    py_times.append(timed(py_cmd, expect))
+                    if cache_state == "cold":
+                        for entry in cache.glob("discovery-*.json"):
+                            entry.unlink()
+                    py_times.append(timed(py_cmd, expect, py_env))
                     rb_times.append(timed(rb_cmd, expect))
                 rows[figure] = (statistics.median(py_times), statistics.median(rb_times))
             cpu = []

@@ -123,6 +123,8 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], Any]] = {
     "discovery_quiet_window": (_float, None),  # pymco: end mc discovery once replies stop
     "discovery_quiet_min": (_float, 0.1),  # pymco: the adaptive quiet window's floor
     "discovery_quiet_factor": (_float, 10.0),  # pymco: ... and its multiple of the mean reply gap
+    "discovery_grace": (_float, 0.1),  # pymco: wait for unknown nodes once all known ones answered
+    "discovery_cache_max_age": (_float, 86400.0),  # pymco: forget a node silent for this long (0: no cache)
     "publish_timeout": (_int, 2),
     "connection_timeout": (_int, None),
     "threaded": (str_to_bool, False),

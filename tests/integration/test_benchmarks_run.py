@@ -18,6 +18,7 @@ def test_compare_runs(repo):
     assert lines[0].split()[:1] == ["figure"]
     assert any(line.startswith("mco rpc rpcutil ping --nodes FILE, 1 daemons") for line in lines)
     assert any(line.startswith("daemon idle RSS") for line in lines)
+    assert any(line.startswith("mco find -F os.family=Debian, warm, 1 daemons") for line in lines)
 
 
 @pytest.mark.parametrize("broker", [[], ["--nats", "2"]], ids=["stomp", "nats"])

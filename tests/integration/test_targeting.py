@@ -197,11 +197,13 @@ def test_stdin_discovery_text_and_json(fleet):
     assert blank.rc == 1 and "only whitespace" in blank.err
 
 
-def test_mc_discovery_quiet_window_and_full_wait(fleet):
-    quick = fleet.mco("find", "-F", "role=db", "-v")
+def test_mc_discovery_default_quiet_window_and_full_wait(fleet):
+    default = fleet.mco("find", "-F", "role=db", "-v")
+    quiet = fleet.mco("find", "-F", "role=db", "--dq", "0.5", "-v")
     full = fleet.mco("find", "-F", "role=db", "--dq", "0", "--dt", "2", "-v")
-    assert found(quick) == found(full) == ["t03", "t04"]
-    assert "using the mc discovery plugin" in quick.err
+    assert found(default) == found(quiet) == found(full) == ["t03", "t04"]
+    assert "using the mc discovery plugin" in default.err
+    assert "Discovering hosts using the mc method for 2 second(s) .... 2" in full.err
 
 
 # ------------------------------------------------------------ sub-collectives

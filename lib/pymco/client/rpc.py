@@ -24,6 +24,8 @@ from pymco.config import Config
 from pymco.ddl.model import AgentDDL
 from pymco.ddl.validate import set_defaults, validate_request
 from pymco.discovery.base import DiscoveryMethod, DiscoveryRequest
+from pymco.discovery.ending import DiscoveryPlan, plan
+from pymco.discovery.mc import Outcome
 from pymco.errors import ClientError
 from pymco.matcher.compound import validate_functions
 from pymco.matcher.filter import Filter
@@ -93,6 +95,7 @@ class RPCClient:
         self.collective = known_collective(self.config, options.collective)
         self._discovered: list[str] | None = None
         self.discovery_time = 0.0
+        self.discovery_outcome: Outcome | None = None  # what mc discovery did, for the CLI's line
         self.method_name = options.discovery_method or self.config.default_discovery_method
         self.requestids: set[str] = set()
 
@@ -106,14 +109,10 @@ class RPCClient:
         extra = sum(validate_functions(c, self.config) for c in self.options.filter.compound)
         return float(value if value is not None else 2) + extra
 
-    @property
-    def quiet_window(self) -> float | None:
-        value = self.options.quiet_window
-        if value is None:
-            value = self.config.discovery_quiet_window
-        if value is None:
-            value = 0.5
-        return value if value > 0 else None
+    def discovery_plan(self) -> DiscoveryPlan:
+        """When mc discovery may end before its timeout (pymco.discovery.ending)."""
+        return plan(self.config, self.discovery_timeout, self.options.discovery_timeout is not None,
+                    self.options.quiet_window)
 
     def method(self) -> DiscoveryMethod:
         cls = plugins.resolve("discovery", self.method_name)
@@ -139,9 +138,10 @@ class RPCClient:
                     and not str(self.options.limit).endswith("%")):
                 limit = parse_count(self.options.limit, 0, "limit")
             request = DiscoveryRequest(self.options.filter, self.collective, self.agent, self.discovery_timeout,
-                                       limit=limit, quiet=self.quiet_window if method.name == "mc" else None,
+                                       limit=limit, plan=self.discovery_plan(),
                                        options=self.options.discovery_options)
             nodes = method.discover(request)
+            self.discovery_outcome = getattr(method, "outcome", None)
             self.discovery_time = time.monotonic() - start
         self._discovered = nodes
         return nodes

@@ -46,6 +46,8 @@ class Session:
         self._connector: Connector | None = None
         self._queue: queue.Queue[object] = queue.Queue()
         self._finished: set[str] = set()
+        #: told of each late reply to a finished request (mc discovery learns slow nodes)
+        self._late_listeners: dict[str, Callable[[str], None]] = {}
         self._reply_targets: dict[str, str] = {}
         self.late_replies = 0
 
@@ -82,44 +84,23 @@ class Session:
         connector.publish_request(payload, request.agent, request.collective, target, request.ttl, nodes)
         return target
 
-    def quiet_after(self, quiet: float, sent: float, first: float, last: float, count: int) -> float:
-        """How long to wait for another reply before discovery may end (the adaptive quiet window).
-
-        Replies to a broadcast come in a burst whose pace says how long a
-        pause means "that was everyone": the window is `discovery_quiet_factor`
-        times the mean gap between replies so far, but at least
-        `discovery_quiet_min` and at least the fastest node's round trip (so a
-        node twice as far away still counts), and at most `quiet` (--dq).
-        """
-        floor = self.config.discovery_quiet_min
-        floor = 0.1 if floor is None else floor
-        factor = self.config.discovery_quiet_factor
-        factor = 10.0 if factor is None else factor
-        gap = (last - first) / (count - 1) if count > 1 else 0.0
-        return min(quiet, max(floor, factor * gap, first - sent))
-
     def collect(self, requestid: str, timeout: float, on_reply: Callable[[Reply], bool | None],
-                quiet: float | None = None) -> CollectResult:
+                end_at: Callable[[], float | None] | None = None) -> CollectResult:
         """Feed verified replies for `requestid` to on_reply until it returns True or time is up.
 
-        With `quiet`, stop once no reply has come for a while after the first
-        one: `quiet` seconds at most, less when replies came quickly
-        (`quiet_after`).
+        `end_at` (asked again after each reply) may end the wait sooner: it
+        returns a monotonic time, or None to wait for the timeout.
         """
         result = CollectResult()
-        sent = time.monotonic()
-        deadline = sent + timeout
-        first_reply: float | None = None
-        last_reply: float | None = None
-        window = quiet
-        replies = 0
+        deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
             remaining = deadline - now
-            if window is not None and last_reply is not None:
-                remaining = min(remaining, last_reply + window - now)
+            early = end_at() if end_at is not None else None
+            if early is not None:
+                remaining = min(remaining, early - now)
             if remaining <= 0:
-                result.timed_out = last_reply is None or deadline - now <= 0
+                result.timed_out = deadline - now <= 0
                 break
             try:
                 item = self._queue.get(timeout=remaining)
@@ -136,13 +117,8 @@ class Session:
             if reply.requestid != requestid:
                 if reply.requestid in self._finished:
                     result.late += 1
+                    self._tell_late(reply)
                 continue
-            last_reply = time.monotonic()
-            if quiet is not None:
-                replies += 1
-                if first_reply is None:
-                    first_reply = last_reply
-                window = self.quiet_after(quiet, sent, first_reply, last_reply, replies)
             if on_reply(reply):
                 break
         self._finished.add(requestid)
@@ -171,6 +147,15 @@ class Session:
         reply.headers = incoming.headers
         return reply
 
+    def on_late(self, requestid: str, listener: Callable[[str], None]) -> None:
+        """Call `listener` with the sender of each reply to `requestid` that comes after its wait ended."""
+        self._late_listeners[requestid] = listener
+
+    def _tell_late(self, reply: Reply) -> None:
+        listener = self._late_listeners.get(reply.requestid)
+        if listener is not None:
+            listener(reply.senderid)
+
     def drain_late(self, requestids: set[str]) -> int:
         """Count replies to finished requests still queued (late arrivals)."""
         count = 0
@@ -185,6 +170,7 @@ class Session:
                 reply = self.security.decode_reply(item.payload, item.headers)  # type: ignore[attr-defined]
             except PymcoError:
                 continue
+            self._tell_late(reply)
             if reply.requestid in requestids:
                 count += 1
 

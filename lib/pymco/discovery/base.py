@@ -17,6 +17,7 @@ from pymco.matcher.filter import Filter
 
 if TYPE_CHECKING:
     from pymco.client.session import Session
+    from pymco.discovery.ending import DiscoveryPlan
 
 __all__ = ["DiscoveryMethod", "DiscoveryRequest"]
 
@@ -25,13 +26,14 @@ class DiscoveryRequest:
     """Everything a method may use to discover; `filter` is the user's, without the target agent."""
 
     def __init__(self, filter: Filter, collective: str, agent: str, timeout: float,
-                 limit: int | None = None, quiet: float | None = None, options: list[str] | None = None) -> None:
+                 limit: int | None = None, plan: "DiscoveryPlan | None" = None,
+                 options: list[str] | None = None) -> None:
         self.filter = filter
         self.collective = collective
         self.agent = agent
         self.timeout = timeout
         self.limit = limit
-        self.quiet = quiet
+        self.plan = plan  # mc only: when it may end before the timeout (None: the full wait)
         self.options = options or []
 
 

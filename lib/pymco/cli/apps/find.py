@@ -10,6 +10,7 @@ import argparse
 import time
 
 from pymco.cli.application import Application
+from pymco.cli.discovery_line import discover_with_line, wanted
 from pymco.cli.output import render_json
 
 __all__ = ["Find"]
@@ -27,11 +28,13 @@ class Find(Application):
     def main(self) -> int:
         client = self.rpc_client("rpcutil")
         start = time.monotonic()
-        nodes = client.discover()
+        nodes = discover_with_line(self, client, wanted(self))
         elapsed = time.monotonic() - start
         if self.args.json:
             self.stdout.write(render_json([{"sender": node} for node in nodes], self.stdout))
         else:
+            if self.args.verbose:
+                self.err("")
             for node in nodes:
                 self.out(node)
         if self.args.verbose:

@@ -11,9 +11,11 @@ import argparse
 import time
 
 from pymco.cli.application import Application
+from pymco.cli.discovery_line import silent_line, summary, wanted
 from pymco.cli.output import render_json
 from pymco.client.results import RequestStats
 from pymco.discovery.base import DiscoveryRequest
+from pymco.discovery.ending import plan
 from pymco.discovery.mc import McDiscovery
 
 __all__ = ["Ping", "spark"]
@@ -49,8 +51,7 @@ class Ping(Application):
         # As MCollective: the default 5 s timeout is extended by the discovery timeout.
         timeout = self.args.timeout if self.args.timeout is not None else 5 + (
             self.args.discovery_timeout or config.discovery_timeout or 0)
-        quiet = options.quiet_window if options.quiet_window is not None else config.discovery_quiet_window
-        quiet = 0.5 if quiet is None else quiet
+        explicit = self.args.timeout is not None or self.args.discovery_timeout is not None
         collective = options.collective or config.main_collective
         method = McDiscovery(self.session)
         method.check(options.filter)
@@ -67,7 +68,7 @@ class Ping(Application):
                 self.out(f"{identity:<40} time={times[-1]:.2f} ms")
 
         request = DiscoveryRequest(options.filter, collective, "", float(timeout),
-                                   quiet=quiet if quiet > 0 else None)
+                                   plan=plan(config, float(timeout), explicit, options.quiet_window))
         found = method.discover(request, on_node=on_node)
         stats = RequestStats(discovered=0)
         stats.responded = found
@@ -81,4 +82,10 @@ class Ping(Application):
                      f"avg: {sum(times) / len(times):.2f} {graph}")
         else:
             self.out("No responses received")
+        outcome = method.outcome
+        if wanted(self) and outcome is not None:
+            self.err(f"Waited up to {timeout:g} second(s) for replies{summary(outcome)}")
+            silent = silent_line(outcome)
+            if silent:
+                self.err(silent)
         return self.halt(stats)

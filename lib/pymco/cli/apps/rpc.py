@@ -8,6 +8,7 @@ from typing import Any
 from pymco.aggregate.base import Aggregator
 from pymco.cli import pipeline
 from pymco.cli.application import Application, UsageError
+from pymco.cli.discovery_line import discover_with_line, wanted
 from pymco.cli.output import render_json, render_results, render_stats
 from pymco.cli.progress import Progress
 from pymco.client.results import RPCResult
@@ -58,12 +59,8 @@ class RpcRunner:
             if aggregator is not None:
                 aggregator.process(result.data, result)
 
-        if app.args.verbose and not client.skips_discovery:
-            app.stderr.write(f"Discovering hosts using the {client.method_name} method .... ")
-            app.stderr.flush()
+        discover_with_line(app, client, wanted(app, json_out))
         stats = client.call(action, arguments, on_result=on_result, on_progress=progress.update)
-        if app.args.verbose and not client.skips_discovery:
-            app.stderr.write(f"{stats.discovered}\n")
         progress.finish()
         if not stats.discovered:
             app.err("\nNo request sent, we did not discover any nodes.")
