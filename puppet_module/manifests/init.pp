@@ -23,6 +23,16 @@
 # @example Remove pymco again (stops the daemon, removes configs, units and the virtualenv)
 #   class { 'pymco': ensure => absent, client => true }
 #
+# @example A node on two NATS servers over TLS with token authentication
+#   class { 'pymco':
+#     connector     => 'nats',
+#     brokers       => ['nats1.example.com', 'nats2.example.com'],
+#     broker_ssl    => true,
+#     broker_ssl_ca => '/etc/ssl/certs/nats-ca.pem',
+#     broker_token  => Sensitive('a-nats-token'),
+#     psk           => Sensitive('a-long-shared-secret'),
+#   }
+#
 # @param ensure
 #   `present` installs and runs everything; `absent` stops the daemon and removes
 #   what this module created (the broker is left alone).
@@ -66,17 +76,26 @@
 # @param main_collective
 #   The collective used when a request names none; must be one of `collectives`.
 # @param connector
-#   The middleware connector.
+#   The middleware connector.  `nats` (pymco only) writes one
+#   `plugin.nats.servers` list (`tls://` for members with TLS) and pool-wide
+#   `plugin.nats.user`/`password`/`token`/`ssl.*` instead of a numbered pool.
 # @param brokers
 #   The broker pool, tried in order (or at random with `broker_randomize`).
 #   Each entry is a host name or a hash overriding `port`, `user`,
 #   `password`, `ssl`, `ssl_ca`, `ssl_cert`, `ssl_key`, `ssl_fallback` for that host.
+#   With `nats` a hash may only set `port` and `ssl`: NATS takes one set of
+#   credentials and TLS files for the whole pool.
 # @param broker_port
-#   The STOMP port of every pool member that does not set its own.
+#   The port of every pool member that does not set its own (unset: 61613,
+#   STOMP, or 4222 with connector `nats`).
 # @param broker_user
 #   The broker user of every pool member that does not set its own.
 # @param broker_password
-#   The broker password of every pool member that does not set its own.
+#   The broker password of every pool member that does not set its own
+#   (required by the STOMP connectors; with `nats` optional, and the user is
+#   written only along with it).
+# @param broker_token
+#   A NATS authentication token (connector `nats` only).
 # @param broker_ssl
 #   Whether pool members use TLS unless they say otherwise.
 # @param broker_ssl_ca
@@ -116,9 +135,10 @@ class pymco (
   Optional[Pymco::Collective] $main_collective = undef,
   Pymco::Connector $connector = 'rabbitmq',
   Array[Pymco::Broker, 1] $brokers = ['localhost'],
-  Stdlib::Port $broker_port = 61613,
+  Optional[Stdlib::Port] $broker_port = undef,
   String[1] $broker_user = 'mcollective',
   Optional[Pymco::Secret] $broker_password = undef,
+  Optional[Pymco::Secret] $broker_token = undef,
   Boolean $broker_ssl = false,
   Optional[Stdlib::Absolutepath] $broker_ssl_ca = undef,
   Optional[Stdlib::Absolutepath] $broker_ssl_cert = undef,
@@ -142,14 +162,20 @@ class pymco (
     if ($broker_ssl_cert =~ Undef) != ($broker_ssl_key =~ Undef) {
       fail('pymco: broker_ssl_cert and broker_ssl_key go together: set both or neither')
     }
+    if $broker_token =~ NotUndef and $connector != 'nats' {
+      fail("pymco: broker_token is for connector nats, not ${connector}")
+    }
   }
-
-  # One hash per pool member, numbered from 1 as MCollective's plugin.<connector>.pool.N.*
-  $pool = $brokers.map |Integer $index, Pymco::Broker $entry| {
-    $broker = $entry ? {
+  $port = pick($broker_port, $connector ? { 'nats' => 4222, default => 61613 })
+  $hosts = $brokers.map |Pymco::Broker $entry| {
+    $entry ? {
       Stdlib::Host => { 'host' => $entry },
       default      => $entry,
     }
+  }
+
+  # One hash per pool member, numbered from 1 as MCollective's plugin.<connector>.pool.N.*
+  $pool = $connector ? { 'nats' => [], default => $hosts }.map |Integer $index, Hash $broker| {
     $password = $broker['password'] ? {
       undef   => $broker_password,
       default => $broker['password'],
@@ -174,7 +200,7 @@ class pymco (
     }
     $member = {
       "${prefix}.host"     => $broker['host'],
-      "${prefix}.port"     => pick($broker['port'], $broker_port),
+      "${prefix}.port"     => pick($broker['port'], $port),
       "${prefix}.user"     => pick($broker['user'], $broker_user),
       "${prefix}.password" => $password ? {
         Sensitive => $password,
@@ -188,6 +214,11 @@ class pymco (
   $vhost = $connector ? {
     'rabbitmq' => { 'plugin.rabbitmq.vhost' => $rabbitmq_vhost },
     default    => {},
+  }
+  $transport = $connector ? {
+    'nats'  => pymco::nats_settings($hosts, $port, $broker_user, $broker_password, $broker_token, $broker_ssl,
+      $broker_ssl_ca, $broker_ssl_cert, $broker_ssl_key, $broker_randomize),
+    default => { "plugin.${connector}.pool.size" => $brokers.length, "plugin.${connector}.randomize" => $broker_randomize },
   }
   $security = $provider ? {
     'psk'   => {
@@ -215,10 +246,8 @@ class pymco (
     'main_collective'                  => $main,
     'libdir'                           => $libdir,
     'connector'                        => $connector,
-    "plugin.${connector}.pool.size"    => $brokers.length,
-    "plugin.${connector}.randomize"    => $broker_randomize,
     'securityprovider'                 => $provider,
-  } + $vhost + $security + $pool + $common_settings
+  } + $transport + $vhost + $security + $pool + $common_settings
 
   if $server or $client {
     contain pymco::install

@@ -1,2 +1,2 @@
 # @summary The middleware connectors pymco ships.
-type Pymco::Connector = Enum['rabbitmq', 'activemq']
+type Pymco::Connector = Enum['rabbitmq', 'activemq', 'nats']

@@ -410,4 +410,55 @@ describe 'pymco' do
       it { is_expected.to compile.and_raise_error(%r{identity.*Pymco::Identity}) }
     end
   end
+
+  context 'with connector nats' do
+    let(:params) { { connector: 'nats', brokers: ['nats1.example.com', 'nats2.example.com'], client: true } }
+
+    it 'writes one servers list on port 4222, the credentials and no STOMP pool, in both configs' do
+      ['/etc/pymco/server.cfg', '/etc/pymco/client.cfg'].each do |path|
+        lines = setting_lines(catalogue, path)
+        expect(lines).to include(
+          'connector = nats',
+          'plugin.nats.servers = nats://nats1.example.com:4222,nats://nats2.example.com:4222',
+          'plugin.nats.randomize = false',
+          'plugin.nats.user = mcollective',
+          'plugin.nats.password = broker-pw',
+        )
+        expect(lines.grep(%r{pool|rabbitmq|plugin\.nats\.(ssl|token)})).to eq([])
+      end
+    end
+
+    context 'with TLS, a token, a per-host port and a plain member' do
+      let(:params) do
+        super().merge(brokers: ['nats1.example.com', { 'host' => 'nats2.example.com', 'port' => 4443, 'ssl' => false }],
+                      broker_port: 4333, broker_ssl: true, broker_ssl_ca: '/etc/ssl/ca.pem',
+                      broker_ssl_cert: '/etc/ssl/me.pem', broker_ssl_key: '/etc/ssl/me.key',
+                      broker_token: sensitive('nats-token'), broker_randomize: true)
+      end
+
+      it 'uses tls:// where TLS is on and writes the pool-wide TLS files and the token' do
+        expect(setting_lines(catalogue, server_cfg)).to include(
+          'plugin.nats.servers = tls://nats1.example.com:4333,nats://nats2.example.com:4443',
+          'plugin.nats.randomize = true',
+          'plugin.nats.ssl = true',
+          'plugin.nats.ssl.ca = /etc/ssl/ca.pem',
+          'plugin.nats.ssl.cert = /etc/ssl/me.pem',
+          'plugin.nats.ssl.key = /etc/ssl/me.key',
+          'plugin.nats.token = nats-token',
+        )
+      end
+    end
+
+    context 'with a per-host user' do
+      let(:params) { super().merge(brokers: [{ 'host' => 'nats1.example.com', 'user' => 'other' }]) }
+
+      it { is_expected.to compile.and_raise_error(%r{NATS broker nats1\.example\.com sets user: with connector nats only port and ssl}) }
+    end
+  end
+
+  context 'with a broker_token on rabbitmq' do
+    let(:params) { { broker_token: sensitive('t') } }
+
+    it { is_expected.to compile.and_raise_error(%r{broker_token is for connector nats, not rabbitmq}) }
+  end
 end
