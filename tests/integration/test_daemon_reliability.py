@@ -116,12 +116,13 @@ def test_ping_is_answered_while_every_worker_is_busy(rel):
     # Pings run on the receiving thread (Agent.inline_actions): a saturated pool cannot hide a live node.
     cluster, libdir = rel
     node = start_node(cluster, libdir, "rel05", max_workers=1, max_queued_requests=1)
-    naps = [mco_async(cluster, "rpc", "slow", "nap", "seconds=5", "-I", "rel05", "--json") for _ in range(2)]
+    # naps long enough to outlast the pings below (mco ping waits its whole 3 s for a filter it has not seen)
+    naps = [mco_async(cluster, "rpc", "slow", "nap", "seconds=15", "-I", "rel05", "--json") for _ in range(2)]
     wait_for(lambda: "napping" in node.log())
     ping = cluster.mco("rpc", "rpcutil", "ping", "-I", "rel05", "--json")
     [reply] = json.loads(ping.out)
     assert reply["statuscode"] == 0 and isinstance(reply["data"]["pong"], int), ping
-    assert "rel05" in cluster.mco("ping", "-I", "rel05").out
+    assert "rel05" in cluster.mco("ping", "-I", "rel05", "-t", "3").out
     refused = cluster.mco("rpc", "slow", "nap", "seconds=1", "-I", "rel05", "--json")
     assert "overloaded" in json.loads(refused.out)[0]["statusmsg"], refused  # the pool was full all along
     for proc in naps:
