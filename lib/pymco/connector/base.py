@@ -9,10 +9,12 @@ after a reconnect.  It never looks inside a payload.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from typing import Callable, NamedTuple
 
 from pymco.config import Config
+from pymco.errors import ConnectorError
 
 __all__ = ["Incoming", "Connector"]
 
@@ -26,6 +28,8 @@ class Incoming(NamedTuple):
 
 MessageCallback = Callable[[Incoming], None]
 StateCallback = Callable[[bool], None]
+
+log = logging.getLogger(__name__)
 
 
 class Connector(ABC):
@@ -44,6 +48,8 @@ class Connector(ABC):
         self._on_state: StateCallback | None = None
         #: Set with the reason once the connector has stopped trying to reach any broker.
         self.gave_up: str | None = None
+        #: Set by disconnect(): no retry loop may start or go on.
+        self._closing = False
 
     def on_message(self, callback: MessageCallback) -> None:
         """Set the function called (on the connector's thread) for each message."""
@@ -57,7 +63,6 @@ class Connector(ABC):
     def connect(self, timeout: float | None = None) -> None:
         """Connect to the first broker of the pool that accepts us."""
 
-    @abstractmethod
     def keep_connected(self) -> None:
         """Daemon start-up: connect now if possible, else keep retrying in the background.
 
@@ -65,6 +70,16 @@ class Connector(ABC):
         `gave_up` set: the daemon then exits, as a node cut off for good is
         better restarted by the service manager than left silently deaf.
         """
+        self._closing = False
+        try:
+            self.connect()
+        except ConnectorError as exc:
+            log.error("%s; will keep retrying", exc)
+            self._retry_in_background()
+
+    @abstractmethod
+    def _retry_in_background(self) -> None:
+        """Start the transport's retry loop (at most one at a time) after a failed connect."""
 
     @abstractmethod
     def disconnect(self) -> None:

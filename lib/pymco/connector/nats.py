@@ -86,7 +86,6 @@ class NatsConnector(Connector):
         self._subs: dict[str, Subscription | None] = {}
         self._reply_subs: set[str] = set()
         self._sequence = 0
-        self._closing = False
         self._up = False
         self._error: str | None = None
         self._outbox: list[tuple[str, bytes]] = []
@@ -139,13 +138,8 @@ class NatsConnector(Connector):
         limit = timeout if timeout is not None else self.connect_timeout
         nats_loop.run(self._open(limit), limit * 2 * len(self.servers) + 5, "connecting to NATS")
 
-    def keep_connected(self) -> None:
-        self._closing = False
-        try:
-            self.connect()
-        except ConnectorError as exc:
-            log.error("%s; will keep retrying", exc)
-            nats_loop.submit(self._retry())
+    def _retry_in_background(self) -> None:
+        nats_loop.submit(self._retry())
 
     async def _retry(self) -> None:
         attempt = 0

@@ -122,7 +122,6 @@ class StompConnector(Connector):
         self._generation = 0
         self._receipt_serial = 0
         self._lock = threading.RLock()
-        self._closing = False
         self._subscriptions: dict[str, tuple[str, dict[str, str]]] = {}
         self._reconnector: threading.Thread | None = None
         self.current: PoolMember | None = None
@@ -328,14 +327,6 @@ class StompConnector(Connector):
                 self._safe_stop(conn)
 
     # ------------------------------------------------------------ reconnect
-    def keep_connected(self) -> None:
-        self._closing = False
-        try:
-            self.connect()
-        except ConnectorError as exc:
-            log.error("%s; will keep retrying", exc)
-            self._start_reconnector()
-
     def reconnect(self) -> None:
         """A new connection, to another pool member first: this one's routing may be what failed."""
         if self.current is not None:
@@ -352,9 +343,9 @@ class StompConnector(Connector):
         (log.warning if self.daemon else log.debug)("lost the connection to %s", member)
         self._state(False)
         if self.daemon:
-            self._start_reconnector()
+            self._retry_in_background()
 
-    def _start_reconnector(self) -> None:
+    def _retry_in_background(self) -> None:
         with self._lock:
             if self._reconnector is not None and self._reconnector.is_alive():
                 return
