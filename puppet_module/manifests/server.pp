@@ -12,7 +12,10 @@
 #       command: puppet apply /etc/puppet/code/environments/production/manifests
 #
 # @param identity
-#   The node's identity in the collective (unset: the `networking.fqdn` fact).
+#   The node's identity in the collective.  Unset: with `x509` from the node's
+#   Puppet certificate, its certname (clients accept a reply only from the
+#   certificate named like its sender, and a node's certname need not be its
+#   FQDN); otherwise the `networking.fqdn` fact.
 # @param config_file
 #   The daemon's config file (unset: `<pymco::confdir>/server.cfg`).  Mode 0600: it holds the keys.
 # @param logfile
@@ -67,7 +70,11 @@ class pymco::server (
   include pymco
   include pymco::install
 
-  $node_identity = pick($identity, $facts['networking']['fqdn'])
+  $certname = $pymco::provider ? {
+    'x509'  => dig($pymco::puppet_ssl, 'certname'),
+    default => undef,
+  }
+  $node_identity = pick($identity, $certname, $facts['networking']['fqdn'])
   $config_path = pick($config_file, "${pymco::confdir}/server.cfg")
   $manager = pick($service_manager, $facts['service_provider'] ? {
       'systemd' => 'systemd',

@@ -20,6 +20,12 @@ them: `puppet ssl submit_request`, `puppetserver ca sign`,
 (`--http_keepalive_timeout=0` avoids 30 s stalls on kept-alive connections).
 Debian compiles Puppet's default paths in (ssldir /var/lib/puppet/ssl,
 publicdir /var/cache/puppet/public, ...), so every puppet.conf here sets them.
+
+A test that needs its own modules, classification or Hiera data gets a
+directory environment of its own (`PuppetServer.environment`) instead of
+editing production, which the other tests' agents share: nodes that ask for
+it (`environment = NAME` in their puppet.conf) compile from it, and only they
+pluginsync its modules.  environment_timeout = 0 makes the server see it at once.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 RUN_DIR_ENV = "PYMCO_TEST_RUN_DIR"
 RUN_PID_ENV = "PYMCO_TEST_RUN_PID"
 SERVER_CERTNAME = "puppet.pymco.test"
@@ -55,6 +63,7 @@ node default {
 }
 """
 FAST = ["--http_keepalive_timeout=0"]
+STDLIB = Path("/usr/share/puppet/modules/stdlib")  # Debian's puppet-module-puppetlabs-stdlib
 
 
 def _free_port() -> int:
@@ -127,6 +136,28 @@ class PuppetServer:
     @property
     def url(self) -> str:
         return f"https://localhost:{self.port}"
+
+    @property
+    def environments(self) -> Path:
+        return self.home / "puppet" / "code" / "environments"
+
+    def environment(self, name: str, modules: dict[str, Path], manifest: str,
+                    data: dict[str, Any] | None = None) -> Path:
+        """A directory environment `name` serving `modules` (name -> folder, linked), classifying
+        with `manifest` (its site.pp) and with `data` as its Hiera level (data/common.yaml)."""
+        env = self.environments / name
+        (env / "manifests").mkdir(parents=True)
+        (env / "modules").mkdir()
+        for module, folder in modules.items():
+            (env / "modules" / module).symlink_to(folder)
+        (env / "manifests" / "site.pp").write_text(manifest)
+        if data is not None:
+            (env / "data").mkdir()
+            (env / "data" / "common.yaml").write_text(yaml.safe_dump(data))
+            (env / "hiera.yaml").write_text(yaml.safe_dump({
+                "version": 5, "defaults": {"datadir": "data", "data_hash": "yaml_data"},
+                "hierarchy": [{"name": "common", "path": "common.yaml"}]}))
+        return env
 
     def ca(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """`puppetserver ca ...` against this server's CA."""

@@ -285,10 +285,10 @@ describe 'pymco' do
     let(:params) { { 'broker_password' => 'x', 'client' => true } }
     let(:facts) do
       DEBIAN_FACTS.merge('pymco_puppet_ssl' => {
-                           'ssldir' => '/var/lib/puppet/ssl', 'certname' => 'node1.example.com',
+                           'ssldir' => '/var/lib/puppet/ssl', 'certname' => 'web1.puppet.example.com',
                            'ca' => '/var/lib/puppet/ssl/certs/ca.pem',
-                           'cert' => '/var/lib/puppet/ssl/certs/node1.example.com.pem',
-                           'private_key' => '/var/lib/puppet/ssl/private_keys/node1.example.com.pem',
+                           'cert' => '/var/lib/puppet/ssl/certs/web1.puppet.example.com.pem',
+                           'private_key' => '/var/lib/puppet/ssl/private_keys/web1.puppet.example.com.pem',
                            'ca_server' => 'puppet.example.com:8140'
                          })
     end
@@ -297,8 +297,10 @@ describe 'pymco' do
       is_expected.to compile.with_all_deps
       lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
       expect(lines).to include('securityprovider = x509', 'plugin.x509.ssldir = /var/lib/puppet/ssl',
-                               'plugin.x509.certname = node1.example.com',
+                               'plugin.x509.certname = web1.puppet.example.com',
                                'plugin.x509.ca_server = puppet.example.com:8140',
+                               # the certname, not the FQDN fact: replies are accepted from the cert named like the sender
+                               'identity = web1.puppet.example.com',
                                'plugin.x509.replay_cache = /var/lib/pymco/x509_replay.journal')
       expect(lines.grep(%r{^plugin\.psk})).to be_empty
       is_expected.to contain_file('/var/lib/pymco').with(ensure: 'directory', mode: '0700')
@@ -310,7 +312,7 @@ describe 'pymco' do
 
       it do
         lines = setting_lines(catalogue, '/etc/pymco/server.cfg')
-        expect(lines).to include('securityprovider = psk', 'plugin.psk = k')
+        expect(lines).to include('securityprovider = psk', 'plugin.psk = k', 'identity = node1.example.com')
         expect(lines.grep(%r{^plugin\.x509})).to be_empty
         is_expected.to contain_file('/var/lib/pymco').with(ensure: 'directory')
       end
