@@ -141,15 +141,29 @@ class PuppetServer:
     def environments(self) -> Path:
         return self.home / "puppet" / "code" / "environments"
 
-    def environment(self, name: str, modules: dict[str, Path], manifest: str,
-                    data: dict[str, Any] | None = None) -> Path:
+    def environment(self, name: str, modules: dict[str, Path], manifest: str, data: dict[str, Any] | None = None,
+                    plugins: dict[str, list[str]] | None = None) -> Path:
         """A directory environment `name` serving `modules` (name -> folder, linked), classifying
-        with `manifest` (its site.pp) and with `data` as its Hiera level (data/common.yaml)."""
+        with `manifest` (its site.pp) and with `data` as its Hiera level (data/common.yaml).
+
+        `plugins` limits a module's lib/ to the files named (paths under lib/): agents pluginsync
+        every lib/ file of every module on a first run (stdlib's ~200 files take 10-20 s here),
+        while a module usually calls a few of them."""
         env = self.environments / name
         (env / "manifests").mkdir(parents=True)
         (env / "modules").mkdir()
         for module, folder in modules.items():
-            (env / "modules" / module).symlink_to(folder)
+            dest = env / "modules" / module
+            if module not in (plugins or {}):
+                dest.symlink_to(folder)
+                continue
+            dest.mkdir()
+            for entry in folder.iterdir():
+                if entry.name != "lib":
+                    (dest / entry.name).symlink_to(entry)
+            for file in (plugins or {})[module]:
+                (dest / "lib" / file).parent.mkdir(parents=True, exist_ok=True)
+                (dest / "lib" / file).symlink_to(folder / "lib" / file)
         (env / "manifests" / "site.pp").write_text(manifest)
         if data is not None:
             (env / "data").mkdir()
