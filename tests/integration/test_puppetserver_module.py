@@ -181,13 +181,17 @@ def stop(served: ServedNode) -> None:
 @pytest.fixture(scope="module")
 def served(cluster, puppet_server: PuppetServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
     assert os.geteuid() == 0, "the agent applies system resources (an init script) and must run as root"
+    clock = time.monotonic()
     built = debpkg.build_once(tmp_path_factory)
+    print(f"build: {time.monotonic() - clock:.1f}s")
+    clock = time.monotonic()
     before = system_puppet_files()
     tag = unique_name("psm")
     root = tmp_path_factory.mktemp("puppetserver-module")
     certname = f"node.{tag}.test"
     operators = {"alice": f"alice-{tag}.mcollective", "bob": f"bob-{tag}.mcollective"}
     [node] = puppet_server.identities({certname: root / "puppet"}).values()
+    print(f"node certificate: {time.monotonic() - clock:.1f}s")
     env_name = f"pymco_{tag}"
     with open(node.conf, "a") as conf:
         conf.write(f"environment = {env_name}\n")
@@ -198,9 +202,11 @@ def served(cluster, puppet_server: PuppetServer, tmp_path_factory: pytest.TempPa
     served = ServedNode(puppet_server, node, root, service, environment, operators, {}, time.time(), [])
     try:
         with ThreadPoolExecutor(1) as pool:  # operators enroll while the node's agent runs
+            clock = time.monotonic()
             enrolled = pool.submit(enroll, cluster, puppet_server, root, operators)
             served.agent()
             served.operators = enrolled.result()
+            print(f"agent run and enrolment: {time.monotonic() - clock:.1f}s")
         yield served
     finally:
         stop(served)
@@ -217,7 +223,7 @@ def enroll(cluster, server: PuppetServer, root: Path, operators: dict[str, str])
     for key, config in configs.items():
         result = cluster.mco("enroll", "--wait", "0", "--keylength", "2048", config=config)
         assert result.rc == 1 and "is not signed yet" in result.err, result
-    server.ca("sign", "--certname", ",".join(operators.values()))
+    server.sign(list(operators.values()))
     for key, config in configs.items():
         result = cluster.mco("enroll", "--wait", "30", config=config)
         assert result.rc == 0 and f"Enrolled {operators[key]}" in result.out, result
@@ -233,7 +239,8 @@ def test_first_agent_run_applies_the_module_from_the_server(served: ServedNode) 
     report_dir = served.server.home / "puppet" / "var" / "reports" / served.node.certname
     assert list(report_dir.glob("*.yaml")), f"no report from {served.node.certname} on the server"
     assert f"environment = {served.environment.name}" in served.node.conf.read_text()
-    phases = ", ".join(f"{key} {value:.1f}s" for key, value in sorted(first.times.items()) if value >= 0.5)
+    phases = ", ".join(f"{key} {value:.1f}s" for key, value in sorted(first.times.items())
+                       if value >= 0.5 and key != "last_run")
     print(f"first puppet agent -t: {first.seconds:.1f}s ({phases})")
 
 
