@@ -278,8 +278,9 @@ def test_rpc_inventory_and_puppet_status(served: ServedNode, cluster) -> None:  
     assert reply["sender"] == certname
     assert "puppet" in reply["data"]["agents"] and "rpcutil" in reply["data"]["agents"]
     assert reply["data"]["collectives"] == [cluster.collective]
-    # the facts file the module seeded from Facter
+    # the facts file the module seeded from Facter, the classes of the catalog the server compiled
     assert reply["data"]["facts"]["os"]["family"] == "Debian"
+    assert {"pymco", "pymco::server", "pymco::install"} <= set(reply["data"]["classes"]), reply["data"]["classes"]
     result = cluster.mco("rpc", "puppet", "status", "-I", certname, "--json", config=served.operators["alice"])
     assert result.rc == 0, result
     [reply] = json.loads(result.out)
