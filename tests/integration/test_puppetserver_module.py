@@ -31,9 +31,9 @@ import pytest
 import yaml
 
 from tests.support import debpkg
-from tests.support.cluster import unique_name, wait_for
+from tests.support.cluster import Cluster, unique_name, wait_for
 from tests.support.puppet_apply import FACTER_NOISE, MODULE
-from tests.support.puppetserver import FAST, STDLIB, Identity, PuppetServer
+from tests.support.puppetserver import STDLIB, Identity, PuppetServer
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +131,7 @@ class ServedNode:
         return dict(line.split(" = ", 1) for line in self.server_cfg.read_text().splitlines() if " = " in line)
 
 
-def hiera_data(cluster, root: Path, node: Identity, service: str, built: debpkg.Built) -> dict:  # type: ignore[no-untyped-def]
+def hiera_data(cluster: Cluster, root: Path, node: Identity, service: str, built: debpkg.Built) -> dict:
     """What CI sets so the node shares the machine: everything under `root`, the cluster's broker and collective."""
     return {
         "pymco::collectives": [cluster.collective],
@@ -152,7 +152,7 @@ def hiera_data(cluster, root: Path, node: Identity, service: str, built: debpkg.
         # pymcod fetches the CA's CRL every 2 s (300 by default) so the revocation test is quick
         "pymco::server::settings": {"plugin.x509.crl_refresh_interval": 2},
         "pymco::server::plugin_settings": {"puppet": {
-            "command": f"puppet agent --config {node.conf} --http_keepalive_timeout=0", "splay": False}},
+            "command": f"puppet agent --config {node.conf}", "splay": False}},
         "pymco::facts::scheduler": "none",
         "pymco::facts::classesfile": str(node.home / "var" / "state" / "classes.txt"),
     }
@@ -179,7 +179,8 @@ def stop(served: ServedNode) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(cluster, puppet_server: PuppetServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
+def served(cluster: Cluster, puppet_server: PuppetServer,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedNode]:
     assert os.geteuid() == 0, "the agent applies system resources (an init script) and must run as root"
     clock = time.monotonic()
     built = debpkg.build_once(tmp_path_factory)
@@ -215,7 +216,7 @@ def served(cluster, puppet_server: PuppetServer, tmp_path_factory: pytest.TempPa
     assert not changed, f"written under Puppet's system paths: {sorted(changed)}"
 
 
-def enroll(cluster, server: PuppetServer, root: Path, operators: dict[str, str]) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+def enroll(cluster: Cluster, server: PuppetServer, root: Path, operators: dict[str, str]) -> dict[str, Path]:
     """Operators get certificates with `mco enroll` (request, CA signs, fetch), as the README says."""
     configs = {key: cluster.write_client(f"{key}.cfg", identity=certname, securityprovider="x509", **{
         "plugin.x509.ssldir": str(root / key / "ssl"), "plugin.x509.ca_server": f"localhost:{server.port}"})
@@ -257,11 +258,11 @@ def test_module_configures_x509_from_the_agents_certificate(served: ServedNode) 
     assert served.server_cfg.stat().st_mode & 0o777 == 0o600
 
 
-def test_enrolled_operator_pings_the_node(served: ServedNode, cluster) -> None:  # type: ignore[no-untyped-def]
+def test_enrolled_operator_pings_the_node(served: ServedNode, cluster: Cluster) -> None:
     assert wait_for(served.daemon_pid, timeout=20, interval=0.2), f"no pymcod behind {served.pidfile}"
     certname = served.node.certname
 
-    def pinged():  # type: ignore[no-untyped-def]
+    def pinged() -> object:
         result = cluster.mco("ping", config=served.operators["alice"])
         return result if certname in result.out else None
 
@@ -270,7 +271,7 @@ def test_enrolled_operator_pings_the_node(served: ServedNode, cluster) -> None: 
     assert "1 replies" in result.out, result
 
 
-def test_rpc_inventory_and_puppet_status(served: ServedNode, cluster) -> None:  # type: ignore[no-untyped-def]
+def test_rpc_inventory_and_puppet_status(served: ServedNode, cluster: Cluster) -> None:
     certname = served.node.certname
     result = cluster.mco("rpc", "rpcutil", "inventory", "-I", certname, "--json", config=served.operators["alice"])
     assert result.rc == 0, result
@@ -299,7 +300,7 @@ def test_second_agent_run_changes_nothing(served: ServedNode) -> None:
     print(f"second puppet agent -t: {again.seconds:.1f}s")
 
 
-def test_revoked_operator_is_refused_once_the_node_refreshes_its_crl(served: ServedNode, cluster) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_operator_is_refused_once_the_node_refreshes_its_crl(served: ServedNode, cluster: Cluster) -> None:
     certname = served.node.certname
     bob = served.operators["bob"]
     assert certname in cluster.mco("ping", config=bob).out
@@ -307,4 +308,5 @@ def test_revoked_operator_is_refused_once_the_node_refreshes_its_crl(served: Ser
     assert wait_for(lambda: certname not in cluster.mco("ping", config=bob).out, timeout=60, interval=0.5)
     assert certname in cluster.mco("ping", config=served.operators["alice"]).out
     log = (served.root / "log" / "pymcod.log").read_text()
-    assert f"refreshed {served.node.ssldir / 'crl.pem'} from https://localhost:{served.server.port}" in log, log[-2000:]
+    assert f"refreshed {served.node.ssldir / 'crl.pem'} from {served.server.url}" in log, log[-2000:]
+    assert f"certificate '{served.operator_names['bob']}'" in log, log[-2000:]
