@@ -247,6 +247,7 @@ class SyncPool:
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory):
     from pymco.facts.yaml_facts import YamlFacts
+    from pymco.data.base import run_data_plugin
     from pymco.server.agents import AgentManager
     from pymco.server.node import NodeContext
     from pymco.server.runner import Runner
@@ -257,7 +258,7 @@ def runner(tmp_path_factory):
     config = _config(tmp)
     config.set("plugin.yaml", str(tmp / "facts.yaml"))
     stats = RunnerStats()
-    node = NodeContext(config, YamlFacts(config), stats)
+    node = NodeContext(config, YamlFacts(config), stats, run_data_plugin)
     agents = AgentManager(node)
     agents.load_all()
     connector = RecordingConnector()
