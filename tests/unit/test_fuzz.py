@@ -41,7 +41,8 @@ from pymco.ddl.validate import validate_request
 from pymco.errors import PymcoError
 from pymco.facts.base import lookup
 from pymco.matcher.compound import evaluate, parse_compound
-from pymco.matcher.filter import Filter, parse_fact_filter
+from pymco.matcher.fact_term import parse_fact_filter
+from pymco.matcher.filter import Filter
 from pymco.matcher.node import matches
 from pymco.paths import ddl_dirs
 from pymco.protocol import marshal
