@@ -297,6 +297,22 @@ def test_a_server_certificate_from_another_ca_is_refused(ca, tmp_path):
     assert server.requests == []
 
 
+def test_a_revoked_server_certificate_is_refused(tmp_path):
+    pki = Pki(tmp_path / "ssl")
+    pki.issue(ADMIN)
+    cert, _ = pki.issue("localhost")
+    server = stand_in_for(pki)
+    try:
+        assert discover(config_for(pki, f"localhost:{server.port}")) == []
+        pki.revoke(cert)
+        with pytest.raises(DiscoveryError, match="not trusted: certificate revoked") as exc_info:
+            discover(config_for(pki, f"localhost:{server.port}"))
+    finally:
+        server.close()
+    one_line(exc_info)
+    assert len(server.requests) == 1
+
+
 def test_the_host_name_is_checked(ca):
     server = stand_in_for(ca, name="elsewhere.example.test")
     try:

@@ -81,7 +81,7 @@ def parse_server(value: str) -> Server:
 
 
 def tls_context(paths: X509Paths) -> ssl.SSLContext:
-    """Verify PuppetDB against the Puppet CA (and its host name); present our Puppet certificate."""
+    """Verify PuppetDB against the Puppet CA, its CRL when there is one, and the host name; present our certificate."""
     for setting, path in (("plugin.x509.ca", paths.ca), ("plugin.x509.cert", paths.cert),
                           ("plugin.x509.private_key", paths.private_key)):
         if not os.access(path, os.R_OK):
@@ -93,6 +93,12 @@ def tls_context(paths: X509Paths) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as exc:
         raise DiscoveryError(f"cannot use the Puppet certificate {paths.cert} with key {paths.private_key} "
                              f"and CA {paths.ca}: {exc}") from None
+    if os.path.exists(paths.crl):  # as the x509 provider: the CRL is used when it exists
+        try:
+            context.load_verify_locations(cafile=paths.crl)
+        except (ssl.SSLError, OSError) as exc:
+            raise DiscoveryError(f"cannot read the CRL {paths.crl}: {exc}") from None
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return context
 
 
