@@ -404,3 +404,18 @@ def test_mco_prints_a_failure_in_one_line(ca, pdb, tmp_path):
     assert result.stderr.strip().endswith(f"PuppetDB at https://localhost:{pdb.port} answered 400 Bad Request: "
                                           "Unrecognized column 'facts.x' specified")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_python_api_discovers_from_puppetdb(ca, pdb):
+    from pymco.api import Client
+
+    pdb.answer = lambda query: (200, rows("db2.example.test", "db1.example.test"))
+    config = config_for(ca, f"localhost:{pdb.port}")
+    config.settings["collectives"] = ["mcollective"]
+    with Client("rpcutil", config, discovery_method="puppetdb") as client:
+        client.fact_filter("role", "db").identity_filter("/^db/")
+        assert client.discover() == ["db1.example.test", "db2.example.test"]
+    flt = Filter()
+    flt.add_fact("role=db")
+    flt.add_identity("/^db/")
+    assert pdb.queries == [pql.query(flt)]
