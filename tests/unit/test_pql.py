@@ -62,8 +62,8 @@ def test_strings_are_one_pql_string_that_decodes_to_the_value(value):
 def test_a_hostile_fact_value_stays_inside_its_string():
     text = fact('os.family=Debian" } or nodes { certname ~ ".*')
     strings = DQSTRING.findall(text)
-    assert [json.loads(f'"{s}"') for s in strings] == ['Debian" } or nodes { certname ~ ".*']
-    assert DQSTRING.sub('""', text) == 'inventory { facts.os.family = "" }'
+    assert [json.loads(f'"{s}"') for s in strings] == ['Debian" } or nodes { certname ~ ".*'] * 2
+    assert DQSTRING.sub('""', text) == 'inventory { facts.os.family = "" or facts.os.family = [""] }'
 
 
 @pytest.mark.parametrize("pattern, expected", [
@@ -111,20 +111,32 @@ def test_class_titles_are_puppets(name, title):
 # ------------------------------------------------------------------ facts
 
 @pytest.mark.parametrize("spec, expected", [
-    ("os.family=Debian", 'inventory { facts.os.family = "Debian" }'),
-    ("os.family==Debian", 'inventory { facts.os.family = "Debian" }'),
-    ("os.release.major=12", 'inventory { facts.os.release.major = "12" or facts.os.release.major = 12 }'),
-    ("load=-0.5", 'inventory { facts.load = "-0.5" or facts.load = -0.5 }'),
-    ("big=1e5", 'inventory { facts.big = "1e5" or facts.big = 100000.0 }'),
-    ("tiny=2.5e-07", 'inventory { facts.tiny = "2.5e-07" or facts.tiny = 2.5e-07 }'),
-    ("huge=1e400", 'inventory { facts.huge = "1e400" }'),            # not a finite number: string only
-    ("serial=99999999999999999999", 'inventory { facts.serial = "99999999999999999999" }'),  # beyond a Long
-    ("is_virtual=true", 'inventory { facts.is_virtual = "true" or facts.is_virtual = true }'),
-    ("is_virtual=false", 'inventory { facts.is_virtual = "false" or facts.is_virtual = false }'),
-    ("processors.models.0=Xeon", 'inventory { facts.processors.models[0] = "Xeon" }'),
-    ("os.family!=Debian", 'inventory { facts.os.family ~ "" and !(facts.os.family = "Debian") }'),
+    # each value also as [value]: PuppetDB's "a list holding it", as a node matches a list fact by any element
+    ("os.family=Debian", 'inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }'),
+    ("os.family==Debian", 'inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }'),
+    ("os.release.major=12", 'inventory { facts.os.release.major = "12" or facts.os.release.major = ["12"] or '
+                            'facts.os.release.major = 12 or facts.os.release.major = [12] }'),
+    ("load=-0.5", 'inventory { facts.load = "-0.5" or facts.load = ["-0.5"] or facts.load = -0.5 or '
+                  'facts.load = [-0.5] }'),
+    ("big=1e5", 'inventory { facts.big = "1e5" or facts.big = ["1e5"] or facts.big = 100000.0 or '
+                'facts.big = [100000.0] }'),
+    ("tiny=2.5e-07", 'inventory { facts.tiny = "2.5e-07" or facts.tiny = ["2.5e-07"] or facts.tiny = 2.5e-07 or '
+                     'facts.tiny = [2.5e-07] }'),
+    # not a finite number, or beyond a Long: the string only
+    ("huge=1e400", 'inventory { facts.huge = "1e400" or facts.huge = ["1e400"] }'),
+    ("serial=99999999999999999999",
+     'inventory { facts.serial = "99999999999999999999" or facts.serial = ["99999999999999999999"] }'),
+    ("is_virtual=true", 'inventory { facts.is_virtual = "true" or facts.is_virtual = ["true"] or '
+                        'facts.is_virtual = true or facts.is_virtual = [true] }'),
+    ("is_virtual=false", 'inventory { facts.is_virtual = "false" or facts.is_virtual = ["false"] or '
+                         'facts.is_virtual = false or facts.is_virtual = [false] }'),
+    ("processors.models.0=Xeon",
+     'inventory { facts.processors.models[0] = "Xeon" or facts.processors.models[0] = ["Xeon"] }'),
+    ("os.family!=Debian",
+     'inventory { facts.os.family ~ "" and !(facts.os.family = "Debian" or facts.os.family = ["Debian"]) }'),
     ("processorcount!=4",
-     'inventory { facts.processorcount ~ "" and !(facts.processorcount = "4" or facts.processorcount = 4) }'),
+     'inventory { facts.processorcount ~ "" and !(facts.processorcount = "4" or facts.processorcount = ["4"] or '
+     'facts.processorcount = 4 or facts.processorcount = [4]) }'),
     ("os.family=~/^deb/", 'inventory { facts.os.family ~ "^deb" }'),
     ("os.family=/^Deb|^Ubu/", 'inventory { facts.os.family ~ "^Deb|^Ubu" }'),
     ("fqdn=~/^web\\d\\b/", 'inventory { facts.fqdn ~ "^web\\\\d\\\\y" }'),
@@ -231,22 +243,25 @@ def test_an_empty_filter_is_every_active_node():
 
 def test_terms_are_anded():
     assert where(F=["os.family=Debian"], C=["apache"], I=["/web/"]) == (
-        '(certname ~ "web") and (inventory { facts.os.family = "Debian" }) and '
+        '(certname ~ "web") and (inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }) and '
         '(resources { type = "Class" and title = "Apache" })')
 
 
 @pytest.mark.parametrize("expression, expected", [
-    ("os.family=Debian", '((inventory { facts.os.family = "Debian" }))'),
+    ("os.family=Debian", '((inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }))'),
     ("apache", '((resources { type = "Class" and title = "Apache" }))'),
     ("/apache/", '((resources { type = "Class" and title ~ "(?i)apache" }))'),
     ("os.family=Debian and apache",
-     '((inventory { facts.os.family = "Debian" }) and (resources { type = "Class" and title = "Apache" }))'),
+     '((inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }) and '
+     '(resources { type = "Class" and title = "Apache" }))'),
     ("(os.family=Debian or !apache) and uptime_days>3",
-     '(( (inventory { facts.os.family = "Debian" }) or ! (resources { type = "Class" and title = "Apache" }) ) '
+     '(( (inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }) or '
+     '! (resources { type = "Class" and title = "Apache" }) ) '
      'and (certname in ["n-uptime_days"]))'),
     ("not os.family=~/deb/ or nginx",
      '(! (inventory { facts.os.family ~ "deb" }) or (resources { type = "Class" and title = "Nginx" }))'),
-    ("os.family!=Debian", '((inventory { facts.os.family ~ "" and !(facts.os.family = "Debian") }))'),
+    ("os.family!=Debian",
+     '((inventory { facts.os.family ~ "" and !(facts.os.family = "Debian" or facts.os.family = ["Debian"]) }))'),
 ])
 def test_compound_filters_keep_their_logic(expression, expected):
     assert where(S=[expression]) == expected

@@ -9,7 +9,9 @@ the node:
 * fact: `inventory { facts.os.family = "Debian" }` on the dotted path, a
   digit segment indexing a list (`facts.processors.models[0]`); a value that
   is a number or a boolean is compared as both the typed value and the string,
-  because Facter stores `os.release.major` as "12" but `processorcount` as 4;
+  because Facter stores `os.release.major` as "12" but `processorcount` as 4,
+  and each also as `[value]`, PuppetDB's "a list holding it", since a node
+  matches a list fact by any element;
 * class: `resources { type = "Class" and title = "Apache::Mod" }` (Puppet's
   capitalised title), a /regex/ matched case-insensitively for that reason;
 * agent: the pymco Puppet module's resources (see `agent_condition`);
@@ -122,14 +124,15 @@ def _number(value: str) -> str | None:
 
 
 def _equal(field: str, value: str) -> str:
-    """`field` equals the value as a string, or as the number or boolean it spells."""
-    alternatives = [f"{field} = {string(value)}"]
+    """`field` equals the value as a string, or as the number or boolean it spells, or is a list holding one."""
+    literals = [string(value)]
     number = _number(value)
     if number is not None:
-        alternatives.append(f"{field} = {number}")
+        literals.append(number)
     elif value in ("true", "false"):
-        alternatives.append(f"{field} = {value}")
-    return " or ".join(alternatives)
+        literals.append(value)
+    # `= [v]` is PuppetDB's "a list containing v": a node matches a list fact by any element
+    return " or ".join(f"{field} = {literal} or {field} = [{literal}]" for literal in literals)
 
 
 def fact_condition(term: FactTerm, resolved: dict[FactTerm, list[str]]) -> str:
