@@ -165,12 +165,12 @@ def test_certificate_paths_are_the_x509_providers(tmp_path, monkeypatch):
     config = Config(settings={"identity": "me.example.test"}, pluginconf={"x509.ssldir": "/ssl"})
     assert x509_paths(config) == paths_module.X509Paths(
         "me.example.test", "/ssl/certs/me.example.test.pem", "/ssl/private_keys/me.example.test.pem",
-        "/ssl/certs/ca.pem", "/ssl/crl.pem")
+        "/ssl/certs/ca.pem", "/ssl/crl.pem", crl_required=False)
     monkeypatch.setattr(paths_module, "default_ssldir", lambda: pytest.fail("Puppet asked without need"))
     explicit = {"x509.certname": "op", "x509.cert": "/c.pem", "x509.private_key": "/k.pem", "x509.ca": "/ca.pem",
                 "x509.crl": "/crl.pem"}
     assert x509_paths(Config(settings={"identity": "x"}, pluginconf=explicit)) == paths_module.X509Paths(
-        "op", "/c.pem", "/k.pem", "/ca.pem", "/crl.pem")
+        "op", "/c.pem", "/k.pem", "/ca.pem", "/crl.pem", crl_required=True)
 
 
 def test_registered_and_described():
@@ -343,6 +343,13 @@ def test_missing_certificate_files(ca, pdb, tmp_path, setting):
     with pytest.raises(DiscoveryError, match=f"needs the Puppet certificate files: plugin.{setting} {missing} "
                                              "does not exist") as exc_info:
         discover(config_for(ca, f"localhost:{pdb.port}", **{setting: missing}))
+    one_line(exc_info)
+
+
+def test_an_explicit_crl_must_exist(ca, pdb, tmp_path):
+    missing = str(tmp_path / "crl.pem")
+    with pytest.raises(DiscoveryError, match=f"cannot read the CRL {missing}") as exc_info:
+        discover(config_for(ca, f"localhost:{pdb.port}", **{"x509.crl": missing}))
     one_line(exc_info)
 
 

@@ -93,7 +93,7 @@ def tls_context(paths: X509Paths) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as exc:
         raise DiscoveryError(f"cannot use the Puppet certificate {paths.cert} with key {paths.private_key} "
                              f"and CA {paths.ca}: {exc}") from None
-    if os.path.exists(paths.crl):  # as the x509 provider: the CRL is used when it exists
+    if paths.crl_required or os.path.exists(paths.crl):  # as the x509 provider's CRL
         try:
             context.load_verify_locations(cafile=paths.crl)
         except (ssl.SSLError, OSError) as exc:
