@@ -176,8 +176,9 @@ class PuppetdbDiscovery(DiscoveryMethod):
         timeout = request.timeout if request.explicit_timeout else DEFAULT_TIMEOUT
         deadline = time.monotonic() + timeout
         flt = request.filter
-        terms = pql.inequalities(flt)  # refuses what cannot be translated before any connection
+        terms = pql.inequalities(flt)
         agents = builtin_agents() if flt.agent else []
+        # translated once before connecting, so a filter PuppetDB cannot answer is refused first
         pql.query(flt, agents, {t: [] for t in terms})
         context = tls_context(x509_paths(config))
         resolved: dict[FactTerm, list[str]] = {}
