@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from pymco import plugins
 from pymco.cli.application import Application
 from pymco.cli.discovery_line import silent_line, summary, wanted
 from pymco.cli.output import render_json
-from pymco.client.rpc import CallOptions
 from pymco.client.results import RequestStats
 from pymco.discovery.base import DiscoveryRequest
 from pymco.discovery.ending import plan
 from pymco.discovery.mc import McDiscovery
 from pymco.matcher.filter import Filter
 from pymco.protocol.message import Reply, Request
+
+if TYPE_CHECKING:
+    from pymco.client.rpc import CallOptions
 
 __all__ = ["Ping", "spark"]
 
