@@ -80,6 +80,8 @@ def test_regex(pattern, expected):
 def test_regex_ignoring_case():
     assert pql.regex("/apache/", ignore_case=True) == '"(?i)apache"'
     assert pql.regex("/(?i)apache/", ignore_case=True) == '"(?i)apache"'
+    assert pql.regex("/(?s)apache/", ignore_case=True) == '"(?si)apache"'
+    assert pql.regex("/(?:role|profile)::web/", ignore_case=True) == '"(?i)(?:role|profile)::web"'
 
 
 @pytest.mark.parametrize("name, field", [

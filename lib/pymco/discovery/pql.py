@@ -57,6 +57,7 @@ SERVER_CLASS = "Pymco::Server"
 PLUGIN_TYPE = "Pymco::Plugin"
 
 _SEGMENT = re.compile(r"^[\w\-:/]+$")
+_OPTIONS = re.compile(r"^\(\?([a-zA-Z]+)\)")
 _MAX_PROJECTION = 63  # PuppetDB's limit on a projected field's name (PDB-4521)
 _NOTHING = 'certname = ""'  # no node has an empty certname: the PQL for "false"
 _LONG = 2 ** 63
@@ -87,8 +88,12 @@ def regex(pattern: str, ignore_case: bool = False) -> str:
         out.append(char)
         i += 1
     translated = "".join(out)
-    if ignore_case and not translated.startswith("(?"):
-        translated = "(?i)" + translated
+    if ignore_case:
+        options = _OPTIONS.match(translated)  # PostgreSQL takes one options group, at the very start
+        if options is None:
+            translated = "(?i)" + translated
+        elif "i" not in options.group(1):
+            translated = f"(?{options.group(1)}i)" + translated[options.end():]
     return string(translated)
 
 
