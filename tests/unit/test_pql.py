@@ -24,7 +24,7 @@ SERVER = ('resources { type = "Class" and title = "Pymco::Server" } and '
 DQSTRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
-def fact(spec: str, resolved: dict[FactTerm, list[str]] | None = None) -> str:
+def fact(spec: str, resolved: dict[FactTerm, pql.Resolved] | None = None) -> str:
     return pql.fact_condition(parse_fact_filter(spec), resolved or {})
 
 
@@ -41,7 +41,8 @@ def where(**parts: list[str]) -> str:
         flt.add_agent(name)
     for expression in parts.get("S", []):
         flt.add_compound(expression)
-    resolved = {t: [f"n-{t.fact}"] for t in pql.inequalities(flt)}
+    resolved = {t: pql.Resolved(frozenset({f"n-{t.fact}"}), frozenset({f"n-{t.fact}", "other", "more"}))
+                for t in pql.inequalities(flt)}
     text = pql.query(flt, BUILTIN, resolved)
     head, tail = 'nodes[certname] { node_state = "active"', " }"
     assert text.startswith(head) and text.endswith(tail)
@@ -147,12 +148,41 @@ def test_fact_conditions(spec, expected):
     assert fact(spec) == expected
 
 
+def resolved(matched: list[str], present: list[str]) -> pql.Resolved:
+    return pql.Resolved(frozenset(matched), frozenset(present))
+
+
 @pytest.mark.parametrize("spec", ["os.release.major>=11", "memory.system.total_bytes<1e9", "uptime_days>3",
                                   "load<=-1.5", "x=>2", "x=<2"])
-def test_inequalities_are_the_resolved_certnames(spec):
+def test_inequalities_in_compound_filters_are_the_resolved_certnames(spec):
     term = parse_fact_filter(spec)
-    assert fact(spec, {term: ["web2", 'we"ird', "web1"]}) == 'certname in ["we\\"ird", "web1", "web2"]'
-    assert fact(spec, {term: []}) == 'certname = ""'  # no node has an empty certname
+    field = pql.fact_field(term.fact)
+    names = ["web2", 'we"ird', "web1"]
+    assert fact(spec, {term: resolved(names, names + ["a", "b", "c"])}) == 'certname in ["we\\"ird", "web1", "web2"]'
+    assert fact(spec, {term: resolved([], ["a"])}) == 'certname = ""'  # no node has an empty certname
+    # the shorter list: "has the fact and is not one of these"
+    assert fact(spec, {term: resolved(names, names + ["a"])}) == f'inventory {{ {field} ~ "" }} and !(certname in ["a"])'
+    assert fact(spec, {term: resolved(names, names)}) == f'inventory {{ {field} ~ "" }} and !(certname = "")'
+
+
+def test_long_certname_lists_are_not_sent():
+    term = parse_fact_filter("uptime_days>3")
+    many = [f"n{i:04d}" for i in range(2 * pql.MAX_LISTED + 2)]
+    half = pql.MAX_LISTED + 1
+    assert fact("uptime_days>3", {term: resolved(many[:pql.MAX_LISTED], many)}).startswith("certname in [")
+    assert fact("uptime_days>3", {term: resolved(many[pql.MAX_LISTED:], many)}).startswith("inventory {")
+    with pytest.raises(DiscoveryError, match=rf"^PuppetDB discovery cannot pass 'uptime_days>3' inside -S: it "
+                                             rf"selects {half} of {2 * half} nodes, more than {pql.MAX_LISTED} "
+                                             r"either way \(give it with -F, or use the mc discovery method\)$"):
+        fact("uptime_days>3", {term: resolved(many[:half], many)})
+
+
+def test_f_inequalities_are_left_to_the_caller():
+    flt = Filter()
+    flt.add_fact("uptime_days>3")
+    flt.add_fact("os.family=Debian")
+    assert pql.query(flt) == ('nodes[certname] { node_state = "active" and '
+                              '(inventory { facts.os.family = "Debian" or facts.os.family = ["Debian"] }) }')
 
 
 @pytest.mark.parametrize("spec", ["os.release.major>=eleven", "kernel<Linux", "x>1.2.3", "x<=true"])
@@ -181,7 +211,7 @@ def test_values_query_projects_the_fact_or_else_its_top_fact():
     assert pql.values_query(parse_fact_filter(f"{long_name}>1")).startswith("inventory[certname, facts.a] {")
 
 
-def test_matching_judges_values_as_the_nodes_do():
+def test_resolve_judges_values_as_the_nodes_do():
     term = parse_fact_filter("os.release.major>=11")
     rows = [{"certname": "string12", "facts.os.release.major": "12"},
             {"certname": "string10", "facts.os.release.major": "10"},
@@ -194,17 +224,18 @@ def test_matching_judges_values_as_the_nodes_do():
             {"certname": "absent"},
             {"facts.os.release.major": 99}]
     # numbers and numeric strings by value, a list by any element, other strings as strings (as a node does)
-    assert pql.matching(term, rows) == ["string12", "number11", "word", "list"]
+    present = {"string12", "string10", "number11", "float10.5", "word", "boolean", "list", "null"}
+    assert pql.resolve(term, rows) == resolved(["string12", "number11", "word", "list"], present)
     below = parse_fact_filter("os.release.major<11")
-    assert pql.matching(below, rows) == ["string10", "float10.5", "list", "null"]
+    assert pql.resolve(below, rows) == resolved(["string10", "float10.5", "list", "null"], present)
 
 
-def test_matching_walks_a_top_fact_to_the_value():
+def test_resolve_walks_a_top_fact_to_the_value():
     term = parse_fact_filter("processors.models.1>2")
     rows = [{"certname": "a", "facts.processors": {"models": [1, 3]}},
             {"certname": "b", "facts.processors": {"models": [3, 1]}},
             {"certname": "c", "facts.processors": {"models": [3]}}]
-    assert pql.matching(term, rows) == ["a"]
+    assert pql.resolve(term, rows) == resolved(["a"], ["a", "b"])
 
 
 # ------------------------------------------------------------------ identities, classes, agents

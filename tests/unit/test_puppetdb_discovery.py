@@ -207,21 +207,24 @@ def test_a_url_prefix_is_kept(ca, pdb):
 def test_inequalities_are_resolved_from_the_facts_values_first(ca, pdb):
     values = [{"certname": "new", "facts.os.release.major": "12"},
               {"certname": "old", "facts.os.release.major": "10"},
-              {"certname": "typed", "facts.os.release.major": 11}]
+              {"certname": "typed", "facts.os.release.major": 11},
+              {"certname": "other", "facts.os.release.major": 9}]
 
     def answer(query: str) -> tuple[int, bytes]:
         if query.startswith("inventory["):
             return 200, json.dumps(values).encode()
-        return 200, rows("new", "typed")
+        return 200, rows("new", "old", "unknown")  # as if the rest of the filter selected these
 
     pdb.answer = answer
     flt = Filter()
     flt.add_fact("os.release.major>=11")
     flt.add_compound("os.release.major>=11 or kernel=Linux")
-    assert discover(config_for(ca, f"localhost:{pdb.port}"), flt) == ["new", "typed"]
+    # -F: PuppetDB's answer is filtered by the resolved term; -S: the term is part of the query
+    assert discover(config_for(ca, f"localhost:{pdb.port}"), flt) == ["new"]
     term = flt.fact[0]
-    assert pdb.queries == [pql.values_query(term), pql.query(flt, (), {term: ["new", "typed"]})]
-    assert 'certname in ["new", "typed"]' in pdb.queries[1]
+    resolved = pql.Resolved(frozenset({"new", "typed"}), frozenset({"new", "old", "typed", "other"}))
+    assert pdb.queries == [pql.values_query(term), pql.query(flt, (), {term: resolved})]
+    assert '(certname in ["new", "typed"]) or (inventory { facts.kernel' in pdb.queries[1]
 
 
 def test_what_cannot_be_translated_is_refused_before_connecting(ca):

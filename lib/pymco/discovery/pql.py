@@ -23,9 +23,13 @@ explicitly although PuppetDB's root endpoint adds it by default).
 `<`, `>`, `<=`, `>=` cannot be written in PQL with the nodes' meaning:
 PuppetDB compares raw JSON, where every string sorts below every number, so
 `"12" >= 11` is false and `"Debian" < 11` true.  Such a term is therefore
-resolved first: `values_query` fetches the fact's values, `matching` judges
-them with the nodes' own comparison (pymco.matcher.facts), and the term
-becomes `certname in [...]` in the final query.
+resolved first: `values_query` fetches the fact's values and `resolve` judges
+them with the nodes' own comparison (pymco.matcher.facts).  A `-F` term then
+filters the query's answer (the caller intersects, see `query`); inside `-S`
+it becomes `certname in [...]`, or "has the fact and is not in [...]" when
+that list is shorter.  Either list is capped (MAX_LISTED): PuppetDB parses a
+long PQL string slowly and with much memory (5,000 names exhausted a 256 MB
+heap), so a longer one is refused in one line.
 
 Strings are written as JSON strings, which is how PuppetDB reads a
 double-quoted PQL string, so quotes and backslashes in a value cannot end it.
@@ -41,6 +45,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from pymco.errors import DiscoveryError, FilterSyntaxError
@@ -48,10 +53,12 @@ from pymco.facts.base import MISSING, lookup
 from pymco.matcher.facts import fact_matches, to_number
 from pymco.matcher.filter import FactTerm, Filter, parse_fact_filter
 
-__all__ = ["string", "regex", "fact_field", "class_title", "query", "values_query", "matching",
-           "inequalities", "INEQUALITIES", "SERVER_CLASS", "PLUGIN_TYPE"]
+__all__ = ["string", "regex", "fact_field", "class_title", "query", "values_query", "resolve", "Resolved",
+           "inequalities", "INEQUALITIES", "MAX_LISTED", "SERVER_CLASS", "PLUGIN_TYPE"]
 
 INEQUALITIES = frozenset({"<", ">", "<=", ">="})
+#: the most certnames a query lists for an inequality inside -S (1,000 took PuppetDB a second to parse)
+MAX_LISTED = 200
 #: the pymco Puppet module's class for a node running pymcod, and its define for an extra agent
 SERVER_CLASS = "Pymco::Server"
 PLUGIN_TYPE = "Pymco::Plugin"
@@ -140,10 +147,30 @@ def _equal(field: str, value: str) -> str:
     return " or ".join(f"{field} = {literal} or {field} = [{literal}]" for literal in literals)
 
 
-def fact_condition(term: FactTerm, resolved: dict[FactTerm, list[str]]) -> str:
-    """One fact term as a condition on nodes."""
+@dataclass(frozen=True)
+class Resolved:
+    """An inequality judged on PuppetDB's values: the nodes it selects among those having the fact."""
+
+    matched: frozenset[str]
+    present: frozenset[str]
+
+
+def resolved_condition(term: FactTerm, resolved: Resolved) -> str:
+    """An inequality as the shorter of "listed" and "has the fact but is not listed"; too long is refused."""
+    others = resolved.present - resolved.matched
+    if len(resolved.matched) <= min(len(others), MAX_LISTED):
+        return _certnames(resolved.matched)
+    if len(others) <= MAX_LISTED:
+        return f'inventory {{ {fact_field(term.fact)} ~ "" }} and !({_certnames(others)})'
+    raise DiscoveryError(f"PuppetDB discovery cannot pass '{term.fact}{term.operator}{term.value}' inside -S: it "
+                         f"selects {len(resolved.matched)} of {len(resolved.present)} nodes, more than {MAX_LISTED} "
+                         "either way (give it with -F, or use the mc discovery method)")
+
+
+def fact_condition(term: FactTerm, resolved: dict[FactTerm, Resolved]) -> str:
+    """One fact term as a condition on nodes; an inequality needs its `resolve` answer."""
     if term.operator in INEQUALITIES:
-        return _certnames(resolved[term])
+        return resolved_condition(term, resolved[term])
     field = fact_field(term.fact)
     if term.operator == "=~":
         return f"inventory {{ {field} ~ {regex(term.value)} }}"
@@ -155,7 +182,7 @@ def fact_condition(term: FactTerm, resolved: dict[FactTerm, list[str]]) -> str:
     raise DiscoveryError(f"PuppetDB discovery does not know the fact operator '{term.operator}'")
 
 
-def _certnames(names: list[str]) -> str:
+def _certnames(names: Iterable[str]) -> str:
     if not names:
         return _NOTHING
     return "certname in [" + ", ".join(string(n) for n in sorted(names)) + "]"
@@ -205,7 +232,7 @@ def _statement(statement: str) -> FactTerm | str:
     return parse_fact_filter(statement)
 
 
-def compound_condition(callstack: list[dict[str, Any]], resolved: dict[FactTerm, list[str]]) -> str:
+def compound_condition(callstack: list[dict[str, Any]], resolved: dict[FactTerm, Resolved]) -> str:
     """A -S call stack with its and/or/not/parentheses kept, each statement translated."""
     words = {"and": "and", "or": "or", "not": "!", "(": "(", ")": ")"}
     out = []
@@ -258,31 +285,38 @@ def values_query(term: FactTerm) -> str:
     return f'inventory[certname, {field}] {{ node_state = "active" and {field} is not null }}'
 
 
-def matching(term: FactTerm, rows: list[dict[str, Any]]) -> list[str]:
-    """The certnames among `values_query`'s rows whose value satisfies the term as a node would judge it."""
+def resolve(term: FactTerm, rows: list[dict[str, Any]]) -> Resolved:
+    """Judge `values_query`'s rows as a node judges its own fact: which certnames satisfy the term."""
     field = _projection(term.fact)
     top = term.fact.split(".")[0]
-    found = []
+    matched, present = set(), set()
     for row in rows:
         certname, value = row.get("certname"), row.get(field, MISSING)
         if not isinstance(certname, str) or value is MISSING:
             continue
         if field != fact_field(term.fact):
             value = lookup({top: value}, term.fact)
+            if value is MISSING:
+                continue
+        present.add(certname)
         if fact_matches(value, term.operator, term.value):
-            found.append(certname)
-    return found
+            matched.add(certname)
+    return Resolved(frozenset(matched), frozenset(present))
 
 
-def query(flt: Filter, builtin_agents: Iterable[str] = (),
-          resolved: dict[FactTerm, list[str]] | None = None) -> str:
-    """The PQL selecting the active nodes `flt` selects; `resolved` holds each inequality's certnames."""
+def query(flt: Filter, builtin_agents: Iterable[str] = (), resolved: dict[FactTerm, Resolved] | None = None) -> str:
+    """The PQL selecting the active nodes `flt` selects, but for its -F inequalities.
+
+    Those the caller applies to the answer: a node is selected when its
+    certname is also in each one's `resolve(...).matched`.  `resolved` holds
+    the inequalities inside -S.
+    """
     resolved = resolved or {}
     builtin = frozenset(builtin_agents)
     parts = ['node_state = "active"']
     if flt.identity:
         parts.append("(" + " or ".join(identity_condition(i) for i in flt.identity) + ")")
-    parts.extend(f"({fact_condition(t, resolved)})" for t in flt.fact)
+    parts.extend(f"({fact_condition(t, resolved)})" for t in flt.fact if t.operator not in INEQUALITIES)
     parts.extend(f"({class_condition(c)})" for c in flt.cf_class)
     parts.extend(agent_condition(a, builtin) for a in flt.agent)
     parts.extend(compound_condition(c, resolved) for c in flt.compound)

@@ -179,14 +179,18 @@ class PuppetdbDiscovery(DiscoveryMethod):
         terms = pql.inequalities(flt)
         agents = builtin_agents() if flt.agent else []
         # translated once before connecting, so a filter PuppetDB cannot answer is refused first
-        pql.query(flt, agents, {t: [] for t in terms})
+        pql.query(flt, agents, {t: pql.Resolved(frozenset(), frozenset()) for t in terms})
         context = tls_context(x509_paths(config))
-        resolved: dict[FactTerm, list[str]] = {}
+        resolved: dict[FactTerm, pql.Resolved] = {}
         for term in terms:
             rows = run_query(server, context, pql.values_query(term), deadline - time.monotonic())
-            resolved[term] = pql.matching(term, rows)
+            resolved[term] = pql.resolve(term, rows)
         rows = run_query(server, context, pql.query(flt, agents, resolved), deadline - time.monotonic())
-        found = sorted({row["certname"] for row in rows if isinstance(row.get("certname"), str)})
+        selected = {row["certname"] for row in rows if isinstance(row.get("certname"), str)}
+        for term in flt.fact:
+            if term.operator in pql.INEQUALITIES:
+                selected &= resolved[term].matched
+        found = sorted(selected)
         if request.limit is not None:
             found = found[:request.limit]
         return found
