@@ -46,7 +46,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 from pymco.errors import DiscoveryError, FilterSyntaxError
 from pymco.facts.base import MISSING, lookup
@@ -182,7 +182,7 @@ def fact_condition(term: FactTerm, resolved: dict[FactTerm, Resolved]) -> str:
     raise DiscoveryError(f"PuppetDB discovery does not know the fact operator '{term.operator}'")
 
 
-def _certnames(names: Iterable[str]) -> str:
+def _certnames(names: Collection[str]) -> str:
     if not names:
         return _NOTHING
     return "certname in [" + ", ".join(string(n) for n in sorted(names)) + "]"
