@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pymco.errors import SecurityError, SecurityValidationFailed
 
@@ -33,13 +33,15 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = ["PrivateKey", "PublicKey", "read_private_key", "read_public_key", "read_certificates",
            "parse_certificates", "sign", "verify", "b64_signature", "signature_bytes", "refused",
            "PublicKeyCache", "read_file", "public_key_from_pem", "public_key_from_der", "same_public_key"]
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+# Puppet's keys are RSA: the EC and Ed25519 modules (~1 ms of every start) are imported when such a key shows up.
+PrivateKey = Union[rsa.RSAPrivateKey, "ec.EllipticCurvePrivateKey", "ed25519.Ed25519PrivateKey"]
+PublicKey = Union[rsa.RSAPublicKey, "ec.EllipticCurvePublicKey", "ed25519.Ed25519PublicKey"]
 
 _MAX_KEY_FILE = 1 << 20
 _BASE64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
@@ -62,6 +64,12 @@ def _loaders() -> Any:
         from cryptography.hazmat.primitives import serialization
 
         return serialization
+
+
+def _ec_ed25519() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    return ec, ed25519
 
 
 def refused(message: str, counter: str) -> SecurityValidationFailed:
@@ -105,7 +113,10 @@ def read_private_key(path: str, what: str = "private key") -> PrivateKey:
         raise SecurityError(f"{what} {path} is encrypted; pymco needs an unencrypted key") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise SecurityError(f"{what} {path} is not a PEM private key: {str(exc).splitlines()[0]}") from None
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key
+    ec, ed25519 = _ec_ed25519()
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
         raise SecurityError(f"{what} {path} is a {type(key).__name__}; use RSA, EC or Ed25519")
     return key
 
@@ -134,7 +145,10 @@ def public_key_from_der(data: bytes, origin: str) -> PublicKey:
 
 
 def _usable_public_key(key: Any, origin: str) -> PublicKey:
-    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    ec, ed25519 = _ec_ed25519()
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
         raise SecurityError(f"{origin} holds a {type(key).__name__}; use RSA, EC or Ed25519")
     return key
 
@@ -168,6 +182,7 @@ def sign(key: PrivateKey, data: bytes, digest: hashes.HashAlgorithm | None = Non
     """PKCS#1 v1.5 for RSA (what MCollective's ssl plugin uses), ECDSA for EC, pure Ed25519."""
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), digest or hashes.SHA256())
+    ec, _ = _ec_ed25519()
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, ec.ECDSA(digest or hashes.SHA256()))
     return key.sign(data)
@@ -177,7 +192,9 @@ def verify(key: PublicKey, signature: bytes, data: bytes, digest: hashes.HashAlg
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, data, padding.PKCS1v15(), digest or hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey):
+            return True
+        ec, _ = _ec_ed25519()
+        if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(digest or hashes.SHA256()))
         else:
             key.verify(signature, data)
