@@ -341,7 +341,7 @@ def test_client_record_of_verified_certificates_does_not_outlive_a_revocation(cl
     recorded = cluster.add_node(name, securityprovider="x509", **{"plugin.x509.ssldir": str(pki.ca.ssldir),
                                                                   "plugin.x509.crl_refresh_interval": "0"})
     recorded.wait_started()
-    record = tmp_path / "cache" / "x509-verified.json"
+    record = tmp_path / "cache" / "x509-verified"
     cfg = cluster.write_client("x509-record.cfg", securityprovider="x509", **{
         "plugin.x509.ssldir": str(pki.ca.ssldir), "plugin.x509.certname": "alice",
         "plugin.x509.verified_cache": str(record)})
@@ -349,8 +349,8 @@ def test_client_record_of_verified_certificates_does_not_outlive_a_revocation(cl
         for _ in range(2):  # the first call checks and records both certificates, the second finds them
             result = cluster.mco("rpc", "rpcutil", "ping", "-I", name, "--json", config=cfg)
             assert result.rc == 0 and json.loads(result.out)[0]["sender"] == name, result
-        [certs] = json.loads(record.read_text())["anchors"].values()
-        assert sorted(entry[0] for entry in certs.values()) == ["alice", name]
+        [anchor] = record.iterdir()
+        assert sorted(json.loads(entry.read_text())[0] for entry in anchor.iterdir()) == ["alice", name]
         pki.ca.revoke(cert)
         result = cluster.mco("rpc", "rpcutil", "ping", "-I", name, "--json", config=cfg)
         assert name not in result.out and "is revoked by" in result.err, result

@@ -74,11 +74,14 @@ def client_run(ssldir, record, payload) -> list:
 
 
 def test_a_recorded_start_skips_cryptography_x509_until_the_crl_revokes_the_node(pki, tmp_path):
-    record, payload = tmp_path / "cache" / "verified.json", tmp_path / "reply"
+    record, payload = tmp_path / "cache" / "verified", tmp_path / "reply"
     node = provider(pki.ssldir, NODE, client=False)
     payload.write_bytes(reply_from(node))
     assert client_run(pki.ssldir, record, payload) == [f"cert={NODE}", True]  # full check, then recorded
-    assert record.stat().st_mode & 0o777 == 0o600 and record.parent.stat().st_mode & 0o777 == 0o700
+    [anchor] = record.iterdir()
+    assert len(list(anchor.iterdir())) == 2  # alice's own certificate and the node's
+    assert {p.stat().st_mode & 0o777 for p in anchor.iterdir()} == {0o600}
+    assert record.stat().st_mode & 0o777 == anchor.stat().st_mode & 0o777 == 0o700
     assert client_run(pki.ssldir, record, payload) == [f"cert={NODE}", False]  # signature check only
     pki.revoke(pki_cert(pki, NODE))
     outcome, imported = client_run(pki.ssldir, record, payload)
@@ -92,12 +95,11 @@ def pki_cert(pki, name):
 
 
 def test_a_record_made_with_another_ca_bundle_does_not_apply(pki, tmp_path):
-    record = tmp_path / "verified.json"
+    record = tmp_path / "verified"
     node = provider(pki.ssldir, NODE, client=False)
     payload = reply_from(node)
     trusting = provider(pki.ssldir, "alice", verified_cache=record)
     assert trusting.decode_reply(payload).callerid == f"cert={NODE}"
-    trusting._record.flush()
     other = Pki(tmp_path / "other", name="Puppet CA: somebody else")
     other.issue("alice")
     stranger = provider(other.ssldir, "alice", verified_cache=record)
@@ -106,15 +108,26 @@ def test_a_record_made_with_another_ca_bundle_does_not_apply(pki, tmp_path):
 
 
 def test_entries_apply_only_inside_the_chains_validity_window(pki, tmp_path):
-    record = VerifiedCertificates(str(tmp_path / "verified.json"))
+    record = VerifiedCertificates(str(tmp_path / "verified"))
     pem = (pki.ssldir / "certs" / f"{NODE}.pem").read_bytes()
     key = pki_cert(pki, NODE).public_key()
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    record.add(pem, Verified(NODE, key, 1000.0, 2000.0, "anchor", spki), now=1500.0)
-    assert record.get("anchor", pem, 1500.0).cn == NODE
-    assert record.get("anchor", pem, 999.0) is None and record.get("anchor", pem, 2001.0) is None
-    assert record.get("another anchor", pem, 1500.0) is None
+    record.add(pem, Verified(NODE, key, 1000.0, 2000.0, "a" * 64, spki))
+    assert record.get("a" * 64, pem, 1500.0).cn == NODE
+    assert record.get("a" * 64, pem, 999.0) is None and record.get("a" * 64, pem, 2001.0) is None
+    assert record.get("b" * 64, pem, 1500.0) is None
     assert record.get(None, pem, 1500.0) is None
+
+
+def test_only_the_newest_anchors_are_kept(pki, tmp_path):
+    record = VerifiedCertificates(str(tmp_path / "verified"))
+    pem = (pki.ssldir / "certs" / f"{NODE}.pem").read_bytes()
+    key = pki_cert(pki, NODE).public_key()
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for n, anchor in enumerate("0123456"):
+        record.add(pem, Verified(NODE, key, 1000.0, 2000.0, anchor * 64, spki))
+        os.utime(tmp_path / "verified" / (anchor * 64), (1e9 + n, 1e9 + n))
+    assert sorted(p.name[0] for p in (tmp_path / "verified").iterdir()) == ["3", "4", "5", "6"]
 
 
 def test_the_window_is_the_whole_chains(pki):
@@ -125,30 +138,24 @@ def test_the_window_is_the_whole_chains(pki):
     assert verified.not_before == pki.cert.not_valid_before_utc.timestamp() > leaf.not_valid_before_utc.timestamp()
 
 
-def test_a_record_others_may_write_is_not_used(pki, tmp_path):
-    record = tmp_path / "private" / "verified.json"
-    payload = reply_from(provider(pki.ssldir, NODE, client=False))
+@pytest.mark.parametrize("loose", ["record", "anchor", "entry"])
+def test_a_record_others_may_write_is_not_used(pki, tmp_path, loose):
+    record = tmp_path / "verified"
     first = provider(pki.ssldir, "alice", verified_cache=record)
-    first.decode_reply(payload)
-    first._record.flush()
-    assert VerifiedCertificates(str(record)).get(first._inputs.current(), first._cert_pem.encode(), time.time())
-    record.chmod(0o620)
-    assert VerifiedCertificates(str(record)).get(first._inputs.current(), first._cert_pem.encode(),
-                                                 time.time()) is None
-    record.chmod(0o600)
-    record.parent.chmod(0o770)
-    assert VerifiedCertificates(str(record)).get(first._inputs.current(), first._cert_pem.encode(),
-                                                 time.time()) is None
+    anchor, pem = first._inputs.current(), first._cert_pem.encode()
+    assert VerifiedCertificates(str(record)).get(anchor, pem, time.time()).cn == "alice"
+    [entry] = (record / anchor).iterdir()
+    {"record": record, "anchor": record / anchor, "entry": entry}[loose].chmod(0o720)
+    assert VerifiedCertificates(str(record)).get(anchor, pem, time.time()) is None
 
 
-def test_a_damaged_record_is_replaced(pki, tmp_path):
-    record = tmp_path / "verified.json"
-    record.write_text("{not json")
-    record.chmod(0o600)
-    client = provider(pki.ssldir, "alice", verified_cache=record)
-    assert client.decode_reply(reply_from(provider(pki.ssldir, NODE, client=False))).callerid == f"cert={NODE}"
-    client._record.flush()
-    assert len(json.loads(record.read_text())["anchors"]) == 1
+def test_a_damaged_entry_is_checked_again_and_replaced(pki, tmp_path):
+    record = tmp_path / "verified"
+    first = provider(pki.ssldir, "alice", verified_cache=record)
+    [entry] = (record / first._inputs.current()).iterdir()
+    entry.write_text("{not json")
+    again = provider(pki.ssldir, "alice", verified_cache=record)
+    assert again.callerid() == "cert=alice" and json.loads(entry.read_text())[0] == "alice"
 
 
 def test_daemons_and_none_keep_no_record(pki, tmp_path, monkeypatch):
@@ -158,7 +165,7 @@ def test_daemons_and_none_keep_no_record(pki, tmp_path, monkeypatch):
         Request(agent="rpcutil", collective="mcollective", body="ping", filter={})))
     assert node._record is None
     assert not (tmp_path / "xdg").exists()
-    assert provider(pki.ssldir, "alice")._record.path == str(tmp_path / "xdg" / "pymco" / "x509-verified.json")
+    assert provider(pki.ssldir, "alice")._record.folder == str(tmp_path / "xdg" / "pymco" / "x509-verified")
 
 
 def test_canonical_pem_is_what_cryptography_writes(pki):

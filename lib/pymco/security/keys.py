@@ -54,7 +54,7 @@ def _loaders() -> Any:
     (re-exported from the Rust binding); importing them from the package would also
     import its SSH-key module and every cipher, about 4 ms of each `mco` start.  Should
     a cryptography release move them, the package is the fallback
-    (tests/unit/test_security_keys_loaders.py notices the move).
+    (tests/unit/test_x509_trust.py notices the move).
     """
     try:
         from cryptography.hazmat.bindings._rust import openssl

@@ -185,7 +185,7 @@ class X509Security(SecurityProvider):
 
     def _remember(self, pem: bytes, verified: Verified) -> None:
         if self._record is not None:
-            self._record.add(pem, verified, time.time())
+            self._record.add(pem, verified)
 
     def _signer(self, pem: bytes) -> Verified:
         """The sender's verified certificate: from the client's record, else by a full check (then recorded)."""

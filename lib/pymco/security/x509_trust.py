@@ -3,12 +3,11 @@
 Verifying a node's certificate needs `cryptography.x509`, whose import alone
 costs every `mco` start about 25 ms (more than signing with a 4096-bit key),
 although the same few node certificates come back call after call.  So the
-client keeps, in a file only its user can read or write
-(`plugin.x509.verified_cache`, by default `~/.cache/pymco/x509-verified.json`),
-what each successful check proved:
+client keeps, in a folder only its user can write (`plugin.x509.verified_cache`,
+by default `~/.cache/pymco/x509-verified`), what each successful check proved:
 
-    certificate (SHA-256 of its PEM)  +  trust anchor  ->  CN, public key,
-                                                           validity window
+    <trust anchor>/<SHA-256 of the certificate's PEM>  ->  CN, public key,
+                                                            validity window
 
 The *trust anchor* is the SHA-256 of the exact bytes of the CA bundle and of
 the CRL file (or of their absence) that the check parsed, plus this format's
@@ -25,10 +24,11 @@ the anchor of the files as they are now, so:
   as good as re-doing it.  The checks that depend on the message, not the
   certificate (signature, sender = CN, `server_certnames`), are always done.
 
-The file counts as the user's own configuration: it is used only when it and
-its folder belong to the effective user and nobody else may write them, and
-it is written atomically with mode 0600.  Daemons never use it (they keep
-their results in memory).  Modification times and inode numbers are not part
+The record counts as the user's own configuration: an entry is used only when
+it, its anchor folder and the record's folder belong to the effective user and
+nobody else may write them; entries are written atomically with mode 0600 in
+folders of mode 0700.  Daemons never use it (they keep their results in
+memory).  Modification times and inode numbers are not part
 of the anchor on purpose: the content digest decides, so a touched but
 unchanged CRL still hits, and a CRL rewritten in place within one timestamp
 tick still misses.
@@ -36,7 +36,6 @@ tick still misses.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
 import json
@@ -44,7 +43,6 @@ import logging
 import os
 import re
 import stat
-import threading
 from dataclasses import dataclass
 
 import cryptography
@@ -57,11 +55,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Verified", "TrustInputs", "VerifiedCertificates", "default_cache_path", "canonical_pem"]
 
-_FORMAT = 1
+_FORMAT = 1  # part of every anchor: raise it when x509_ca's checks change, and old entries no longer apply
 _MAX_CRL = 64 << 20
-_MAX_CACHE = 4 << 20
-_ANCHORS = 8  # CA/CRL states kept (a new CRL starts a new one; older ones age out)
-_CERTS = 1024  # certificates kept per anchor
+_MAX_ENTRY = 64 << 10
+_ANCHORS = 4  # CA/CRL states kept (a new CRL starts a new one; older ones are deleted)
+_ANCHOR = re.compile(r"[0-9a-f]{64}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 
 
@@ -87,7 +86,7 @@ def _sha256(*parts: bytes) -> str:
 
 def default_cache_path() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pymco", "x509-verified.json")
+    return os.path.join(base, "pymco", "x509-verified")
 
 
 def canonical_pem(data: bytes) -> bytes | None:
@@ -159,54 +158,66 @@ class TrustInputs:
         return anchor
 
 
+def _mtime(entry: os.DirEntry[str]) -> float:
+    try:
+        return entry.stat().st_mtime
+    except OSError:  # removed meanwhile by another run
+        return 0.0
+
+
 def _private(st: os.stat_result) -> bool:
     return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 class VerifiedCertificates:
-    """The on-disk record (see the module docstring); every failure only costs a full check."""
+    """The on-disk record (see the module docstring): `<folder>/<anchor>/<SHA-256 of the PEM>`, one file each.
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._data: dict[str, dict[str, list[object]]] | None = None
-        self._lock = threading.Lock()
-        self._dirty = False
+    One small file per certificate, not one document: a lookup reads only what it
+    needs however many nodes a fleet has, and concurrent `mco` runs cannot lose each
+    other's entries.  Every failure (unreadable, damaged, not private) only costs a
+    full check.
+    """
 
-    def _load(self) -> dict[str, dict[str, list[object]]]:
-        if self._data is None:
-            self._data = self._read()
-        return self._data
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self._private_dirs: set[str] = set()
+        self._refused_dirs: set[str] = set()
 
-    def _read(self) -> dict[str, dict[str, list[object]]]:
+    def _is_private_dir(self, path: str) -> bool:
+        if path in self._private_dirs:
+            return True
         try:
-            if not _private(os.stat(os.path.dirname(self.path) or ".")):
-                log.warning("not using %s: its folder is not yours alone", self.path)
-                return {}
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            log.debug("cannot read %s: %s", self.path, exc)
-            return {}
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode) or not _private(st):
-                log.warning("not using %s: it is not a file only you may write", self.path)
-                return {}
-            raw = fh.read(_MAX_CACHE + 1)
-        try:
-            data = json.loads(raw) if len(raw) <= _MAX_CACHE else None
-        except ValueError:
-            data = None
-        if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("anchors"), dict):
-            return {}
-        return {a: c for a, c in data["anchors"].items() if isinstance(c, dict)}
+            st = os.stat(path)
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode) or not _private(st):
+            if path not in self._refused_dirs:
+                self._refused_dirs.add(path)
+                log.warning("not using the record of verified certificates in %s: it is not yours alone", path)
+            return False
+        self._private_dirs.add(path)
+        return True
 
     def get(self, anchor: str | None, pem: bytes, now: float) -> Verified | None:
         """The recorded result for `pem` under `anchor`, when `now` is inside its validity window."""
         if anchor is None:
             return None
-        entry = self._load().get(anchor, {}).get(_sha256(pem))
+        where = os.path.join(self.folder, anchor)
+        if not (self._is_private_dir(self.folder) and self._is_private_dir(where)):
+            return None
+        try:
+            fd = os.open(os.path.join(where, _sha256(pem)), os.O_RDONLY | _NOFOLLOW)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or not _private(st):
+                return None
+            raw = fh.read(_MAX_ENTRY + 1)
+        try:
+            entry = json.loads(raw) if len(raw) <= _MAX_ENTRY else None
+        except ValueError:
+            return None
         if not isinstance(entry, list) or len(entry) != 4:
             return None
         cn, spki, not_before, not_after = entry
@@ -215,53 +226,43 @@ class VerifiedCertificates:
             return None
         try:
             der = base64.b64decode(spki, validate=True)
-            public_key = keys.public_key_from_der(der, self.path)
+            public_key = keys.public_key_from_der(der, where)
         except (binascii.Error, ValueError, SecurityError):
             return None
         return Verified(cn, public_key, float(not_before), float(not_after), anchor, der)
 
-    def add(self, pem: bytes, verified: Verified, now: float) -> None:
-        """Record a successful full check; the file is written once, at exit (see flush)."""
-        with self._lock:
-            data = self._load()
-            certs = data.pop(verified.anchor, {})
-            if len(certs) >= _CERTS:
-                certs = {k: v for k, v in certs.items() if isinstance(v, list) and len(v) == 4
-                         and isinstance(v[3], (int, float)) and v[3] >= now}
-                if len(certs) >= _CERTS:
-                    certs = {}
-            certs[_sha256(pem)] = [verified.cn, base64.b64encode(verified.spki).decode("ascii"),
-                                                      verified.not_before, verified.not_after]
-            data[verified.anchor] = certs  # most recently used last: the oldest anchors go first
-            while len(data) > _ANCHORS:
-                del data[next(iter(data))]
-            if not self._dirty:
-                self._dirty = True
-                # Once per process, not per certificate: `mco ping` meeting 1000 new nodes writes it once.
-                atexit.register(self.flush)
+    def add(self, pem: bytes, verified: Verified) -> None:
+        """Record a successful full check, atomically (mode 0600); a failure to write is only logged."""
+        import tempfile  # only a process that checked a certificate in full writes (tempfile imports shutil...)
 
-    def flush(self) -> None:
-        """Write the record if it changed (atomically; a failure to write is only logged)."""
-        with self._lock:
-            if not self._dirty:
-                return
-            self._dirty = False
-            self._write({"format": _FORMAT, "anchors": self._load()})
-
-    def _write(self, document: dict[str, object]) -> None:
-        import tempfile  # only a process that checked a certificate in full writes (tempfile imports shutil, lzma...)
-
-        folder = os.path.dirname(self.path) or "."
+        where = os.path.join(self.folder, verified.anchor)
         tmp = ""
         try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            if not _private(os.stat(folder)):
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            fresh = not os.path.isdir(where)
+            os.makedirs(where, mode=0o700, exist_ok=True)
+            if not (self._is_private_dir(self.folder) and self._is_private_dir(where)):
                 return
-            fd, tmp = tempfile.mkstemp(prefix=".x509-verified.", dir=folder)  # mode 0600
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(document, fh, separators=(",", ":"))
-            os.replace(tmp, self.path)
+            if fresh:
+                self._prune(keep=verified.anchor)
+            fd, tmp = tempfile.mkstemp(prefix=".new.", dir=where)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                json.dump([verified.cn, base64.b64encode(verified.spki).decode("ascii"), verified.not_before,
+                           verified.not_after], fh, ensure_ascii=True)
+            os.replace(tmp, os.path.join(where, _sha256(pem)))
         except OSError as exc:
-            log.debug("cannot write %s: %s", self.path, exc)
+            log.debug("cannot record a verified certificate in %s: %s", where, exc)
             if tmp and os.path.exists(tmp):
                 os.unlink(tmp)
+
+    def _prune(self, keep: str) -> None:
+        """Drop all but the newest few anchors: entries of a superseded CA/CRL can never match again."""
+        import shutil
+
+        try:
+            anchors = [e for e in os.scandir(self.folder) if _ANCHOR.fullmatch(e.name) and e.is_dir()]
+        except OSError:
+            return
+        anchors.sort(key=_mtime, reverse=True)
+        for entry in [e for e in anchors if e.name != keep][_ANCHORS - 1:]:
+            shutil.rmtree(entry.path, ignore_errors=True)
