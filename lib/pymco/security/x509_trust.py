@@ -20,18 +20,20 @@ the anchor of the files as they are now, so:
   verified chain (leaf, intermediate, root), so an entry is not used before or
   after the time at which the full check itself would have failed;
 * inputs equal, time inside the window: the full check would run on the same
-  bytes with the same code and reach the same answer, so the entry is exactly
-  as good as re-doing it.  The checks that depend on the message, not the
+  bytes with the same checks (`_FORMAT`, cryptography's version) and reach the
+  same answer, so the entry is exactly as good as re-doing it.  The checks that depend on the message, not the
   certificate (signature, sender = CN, `server_certnames`), are always done.
 
 The record counts as the user's own configuration: an entry is used only when
 it, its anchor folder and the record's folder belong to the effective user and
 nobody else may write them; entries are written atomically with mode 0600 in
 folders of mode 0700.  Daemons never use it (they keep their results in
-memory).  Modification times and inode numbers are not part
-of the anchor on purpose: the content digest decides, so a touched but
-unchanged CRL still hits, and a CRL rewritten in place within one timestamp
-tick still misses.
+memory).  Modification times and inode numbers are not part of the anchor on
+purpose: the content digest decides, so a touched but unchanged CRL still hits,
+and a CRL rewritten in place within one timestamp tick still misses for the
+next `mco` (each process hashes the files; a long-running one hashes them
+again whenever their mtime, size or inode changes, the signal on which the CA
+object reloads them too).
 """
 
 from __future__ import annotations
