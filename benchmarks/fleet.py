@@ -97,6 +97,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
     from concurrent.futures import ThreadPoolExecutor
 
     from pymco import plugins
+    from pymco.data.base import run_data_plugin
     from pymco.errors import ConnectorError
     from pymco.facts.base import FactSource
     from pymco.security.psk import PskSecurity
@@ -131,7 +132,7 @@ def node_process(collective: str, first: int, count: int, heartbeat: int, ready:
         config = node_config(identity, collective, heartbeat, ports[index % len(ports)], active, member, probe)
         facts = StaticFacts(config, {"role": ("web", "db", "cache")[index % 3], "index": index,
                                      "os": {"family": "Debian" if index % 4 else "RedHat"}})
-        node = NodeContext(config, facts, RunnerStats())
+        node = NodeContext(config, facts, RunnerStats(), run_data_plugin)
         agents = AgentManager(node)
         agents.load_all()
         connector = plugins.resolve("connector", config.connector)(config, identity, daemon=True)

@@ -55,6 +55,15 @@ def _path_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(os.pathsep) if v.strip()]
 
 
+def _libdir_list(value: str) -> list[str]:
+    """`~` expanded; a relative folder is refused as Ruby does (it would depend on the cwd of whoever runs mco)."""
+    paths = [os.path.expanduser(path) for path in _path_list(value)]
+    for path in paths:
+        if not os.path.isabs(path):
+            raise ValueError(f"libdir paths should be absolute paths but '{path}' is relative")
+    return paths
+
+
 def _loglevel(value: str) -> str:
     level = value.strip().lower()
     if level not in ("debug", "info", "warn", "error", "fatal"):
@@ -92,7 +101,7 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], Any]] = {
     "identity": (_identity, None),
     "collectives": (_comma_list, None),
     "main_collective": (_str, None),
-    "libdir": (_path_list, []),
+    "libdir": (_libdir_list, []),
     "logger_type": (_logger_type, "file"),
     "logfile": (_str, None),
     "loglevel": (_loglevel, "info"),

@@ -13,7 +13,7 @@ Two ways to use it:
 
 * a whole agent: a folder `<libdir>/agents/<name>/` holding an executable
   named `<name>`, with a DDL `<libdir>/ddl/<name>.yaml` whose metadata says
-  `provider: external` (`ExternalAgent`, loaded by the AgentManager);
+  `provider: external` (`ExternalAgent` in pymco.server.agents);
 * one action of a Python agent: `self.implemented_by(path, request, reply)`.
 """
 
@@ -22,22 +22,16 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pymco.agent import Agent, RPCReply, RPCRequest
+from pymco.agent_messages import RPCReply, RPCRequest
 from pymco.errors import DecodeError
 from pymco.protocol.bounded import DEFAULT_MAX_BYTES, json_loads
 from pymco.shell import run_command
 
-if TYPE_CHECKING:
-    from pymco.ddl.model import AgentDDL
-    from pymco.server.node import NodeContext
-
 log = logging.getLogger(__name__)
 
-__all__ = ["run_external", "ExternalAgent", "external_program", "EXTERNAL_PROVIDER"]
-
-EXTERNAL_PROVIDER = "external"
+__all__ = ["run_external", "request_document"]
 
 
 def _json_default(value: Any) -> Any:
@@ -104,20 +98,3 @@ def run_external(command: str, request: RPCRequest, reply: RPCReply) -> None:
         detail = result.stderr.strip() or ("timed out and was killed" if result.timed_out
                                            else f"exit code {result.exitcode}")
         reply.fail(f"Failed to run {command}: {detail}", code)
-
-
-def external_program(agent_dir: str, name: str) -> str | None:
-    """`<agent_dir>/<name>/<name>` when it is an executable file."""
-    path = os.path.join(agent_dir, name, name)
-    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
-
-
-class ExternalAgent(Agent):
-    """An agent all of whose actions are run by one external program."""
-
-    def __init__(self, name: str, ddl: "AgentDDL", node: "NodeContext", program: str) -> None:
-        self.program = program
-        super().__init__(name, ddl, node)
-
-    def call(self, action_name: str, request: RPCRequest, reply: RPCReply) -> None:
-        run_external(self.program, request, reply)

@@ -26,7 +26,7 @@ def _yaml_scalar(value: Any) -> str:
 
 @lru_cache(maxsize=None)
 def _environment() -> jinja2.Environment:
-    from pymco.ddl.export import ruby_literal, ruby_validation
+    from pymco.ddl.ruby_source import ruby_literal, ruby_validation
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)

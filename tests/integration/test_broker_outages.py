@@ -20,7 +20,8 @@ import time
 import pytest
 
 from tests.support.cluster import tool
-from tests.support.private_rabbitmq import PrivateRabbitMQ, free_port, pool_lines
+from tests.support.ports import free_port
+from tests.support.private_rabbitmq import PrivateRabbitMQ, pool_lines
 from tests.support.slow_agents import write_slow_agents
 
 pytestmark = pytest.mark.integration

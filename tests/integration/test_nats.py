@@ -18,7 +18,8 @@ import pytest
 
 from tests.support.cluster import PSK, Transport, nats_lines, tool, unique_name, wait_for, write_config
 from tests.support.pki import Pki
-from tests.support.private_nats import PrivateNats, free_port
+from tests.support.ports import free_port, free_ports
+from tests.support.private_nats import PrivateNats
 
 pytestmark = pytest.mark.integration
 
@@ -210,25 +211,6 @@ def test_registration_over_nats(fleet):
 
 
 # ------------------------------------------------------------------ scripts/broker-setup --nats
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
-    while True:
-        base = free_port()
-        if base + count < 65535 and all(_free(base + i) for i in range(1, count)):
-            return base
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
 
 def test_broker_setup_nats_cluster_with_per_collective_permissions(cluster_factory, tmp_path_factory, repo):
     directory = tmp_path_factory.mktemp("broker-setup-nats")

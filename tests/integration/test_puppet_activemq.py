@@ -27,7 +27,7 @@ import pytest
 
 from pymco.connector.stomp_import import stomp
 from tests.support.cluster import Cluster, connector_lines, unique_name, wait_for
-from tests.support.private_rabbitmq import free_port
+from tests.support.ports import free_port
 from tests.support.puppet_apply import MODULE, Applied, puppet_apply
 
 pytestmark = pytest.mark.integration

@@ -261,6 +261,11 @@ def test_jsonl_is_one_reply_per_line_and_text_output_filters(nodes):
     assert result.rc == 0, result
     lines = [json.loads(line) for line in result.out.splitlines()]
     assert sorted(r["sender"] for r in lines) == ["db1", "web1", "web2"]
+    assert "Finished processing 3 / 3 hosts" in result.err  # stdout is the pipeline's: stats on stderr
+    result = cluster.mco("rpc", "rpcutil", "ping", "-I", "web1", "-I", "gone1", "--senders", config=config)
+    assert result.rc == 0 and result.out.split() == ["web1"], result  # Ruby's halt code: some replies is 0
+    assert "Finished processing 1 / 2 hosts" in result.err and "No response from:" in result.err, result
+    assert result.err.split("No response from:")[1].split() == ["gone1"], result
     result = cluster.mco("rpc", "rpcutil", "get_fact", "fact=role", "--filter-replies", "value=db", config=config)
     assert "db1" in result.out and "web1" not in result.out
     assert "Finished processing 3 / 3 hosts" in result.out  # stats count every reply

@@ -55,6 +55,18 @@ def test_start(node):
     assert rpc(cluster, "status", service.name)["data"]["status"] == "running"
 
 
+def test_pipeline_options(node):
+    """--filter-replies/--senders/--jsonl work on mco service as on mco rpc, stats on stderr."""
+    cluster, service = node
+    result = cluster.mco("service", service.name, "status", "-I", "svc01", "--filter-replies", "status=running",
+                         "--senders")
+    assert result.rc == 0 and result.out.split() == ["svc01"], result
+    assert "Finished processing 1 / 1 hosts" in result.err, result
+    result = cluster.mco("service", service.name, "status", "-I", "svc01", "--filter-replies", "status=stopped",
+                         "--jsonl")
+    assert result.rc == 0 and result.out == "", result
+
+
 def test_service_data_plugin(node):
     cluster, service = node
     result = cluster.mco("rpc", "rpcutil", "get_data", "source=service", f"query={service.name}", "-I", "svc01",

@@ -334,6 +334,30 @@ def test_certificate_revoked_while_running_is_refused(cluster, node, client_cfg,
     refused(cluster, client_cfg, raw, carol.encode_request(request(cluster)), "revoked", node)
 
 
+def test_client_record_of_verified_certificates_does_not_outlive_a_revocation(cluster, pki, tmp_path):
+    """mco records the node's certificate after a full check; a new crl.pem revoking it must win."""
+    name = "x509rec.example.test"
+    cert, _ = pki.ca.issue(name)
+    recorded = cluster.add_node(name, securityprovider="x509", **{"plugin.x509.ssldir": str(pki.ca.ssldir),
+                                                                  "plugin.x509.crl_refresh_interval": "0"})
+    recorded.wait_started()
+    record = tmp_path / "cache" / "x509-verified"
+    cfg = cluster.write_client("x509-record.cfg", securityprovider="x509", **{
+        "plugin.x509.ssldir": str(pki.ca.ssldir), "plugin.x509.certname": "alice",
+        "plugin.x509.verified_cache": str(record)})
+    try:
+        for _ in range(2):  # the first call checks and records both certificates, the second finds them
+            result = cluster.mco("rpc", "rpcutil", "ping", "-I", name, "--json", config=cfg)
+            assert result.rc == 0 and json.loads(result.out)[0]["sender"] == name, result
+        [anchor] = record.iterdir()
+        assert sorted(json.loads(entry.read_text())[0] for entry in anchor.iterdir()) == ["alice", name]
+        pki.ca.revoke(cert)
+        result = cluster.mco("rpc", "rpcutil", "ping", "-I", name, "--json", config=cfg)
+        assert name not in result.out and "is revoked by" in result.err, result
+    finally:
+        recorded.stop()
+
+
 def test_daemon_keeps_serving_and_logged_no_traceback(cluster, node, client_cfg):
     result = cluster.mco("rpc", "rpcutil", "ping", "-I", NODE, config=client_cfg)
     assert result.rc == 0, result

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.cluster import BROKER, REPO, connector_lines
-from tests.support.private_rabbitmq import free_port
+from tests.support.ports import free_port
 
 SETUP = REPO / "scripts" / "activemq-setup"
 

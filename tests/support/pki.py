@@ -41,13 +41,14 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 class Pki:
     """One CA and the certificates it issued, written under `ssldir`."""
 
-    def __init__(self, ssldir: Path, name: str = "Puppet CA: pymco-test", parent: "Pki | None" = None) -> None:
+    def __init__(self, ssldir: Path, name: str = "Puppet CA: pymco-test", parent: "Pki | None" = None,
+                 bits: int = 2048) -> None:
         """A root CA, or with `parent` an intermediate CA (Puppet 6+'s layout: ca.pem holds both)."""
         self.ssldir = ssldir
         self.parent = parent
         (ssldir / "certs").mkdir(parents=True, exist_ok=True)
         (ssldir / "private_keys").mkdir(parents=True, exist_ok=True)
-        self.key = new_key()
+        self.key = new_key(bits)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         issuer = parent.cert.subject if parent else subject
         signing_key = parent.key if parent else self.key

@@ -18,13 +18,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["PrivateNats", "free_port", "nats_server"]
+from tests.support.ports import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["PrivateNats", "nats_server"]
 
 
 def nats_server() -> str:

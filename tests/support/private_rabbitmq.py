@@ -17,14 +17,9 @@ import time
 from pathlib import Path
 
 from tests.support.cluster import BROKER, REPO, connector_lines
+from tests.support.ports import free_port
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRabbitMQ:

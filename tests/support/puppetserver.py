@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -46,6 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.support.ports import free_port
 
 RUN_DIR_ENV = "PYMCO_TEST_RUN_DIR"
 RUN_PID_ENV = "PYMCO_TEST_RUN_PID"
@@ -64,12 +65,6 @@ node default {
 """
 FAST = ["--http_keepalive_timeout=0"]
 STDLIB = Path("/usr/share/puppet/modules/stdlib")  # Debian's puppet-module-puppetlabs-stdlib
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_dir() -> Path:
@@ -261,7 +256,7 @@ product: {{ check-for-updates: false }}
 
 
 def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     _write_configs(home, port, setup_ca)
     java = ["setpriv", "--reuid=puppet", "--regid=puppet", "--init-groups", "/usr/bin/java",
             "-Xms128m", f"-Xmx{HEAP}", "-Djruby.logger.class=com.puppetlabs.jruby_utils.jruby.Slf4jLogger",

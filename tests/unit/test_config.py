@@ -57,10 +57,17 @@ def test_malformed_line_names_file_and_line(tmp_path):
         load_config(str(path))
 
 
-@pytest.mark.parametrize("line", ["ttl = soon", "daemonize = perhaps", "loglevel = loud", "identity = a b"])
+@pytest.mark.parametrize("line", ["ttl = soon", "daemonize = perhaps", "loglevel = loud", "identity = a b",
+                                  "libdir = /opt/a:relative/b"])
 def test_bad_values(tmp_path, line):
     with pytest.raises(ConfigError, match=r"server\.cfg:1: could not parse value"):
         load_config(str(write(tmp_path, line + "\n")))
+
+
+def test_libdir_expands_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = load_config(str(write(tmp_path, "libdir = ~/mco:/opt/mco\n")))
+    assert config.libdir == [str(tmp_path / "mco"), "/opt/mco"]
 
 
 def test_plugin_d_folder(tmp_path):

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pymco.ddl.export import choria_json, ruby_literal, ruby_validation, to_ruby
+from pymco.ddl.export import choria_json, to_ruby
+from pymco.ddl.ruby_source import ruby_literal, ruby_validation
 from pymco.ddl.loader import load_ddl_file
 from pymco.ddl.model import AgentDDL, InputSpec
 from pymco.errors import DDLError

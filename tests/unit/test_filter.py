@@ -7,7 +7,8 @@ import pytest
 from pymco.errors import FilterSyntaxError
 from pymco.facts.base import MISSING, lookup
 from pymco.matcher.facts import fact_matches
-from pymco.matcher.filter import FactTerm, Filter, parse_fact_filter
+from pymco.matcher.fact_term import FactTerm, parse_fact_filter
+from pymco.matcher.filter import Filter
 from pymco.matcher.node import matches
 from tests.support.nodeview import FakeNode
 

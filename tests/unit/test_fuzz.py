@@ -41,7 +41,8 @@ from pymco.ddl.validate import validate_request
 from pymco.errors import PymcoError
 from pymco.facts.base import lookup
 from pymco.matcher.compound import evaluate, parse_compound
-from pymco.matcher.filter import Filter, parse_fact_filter
+from pymco.matcher.fact_term import parse_fact_filter
+from pymco.matcher.filter import Filter
 from pymco.matcher.node import matches
 from pymco.paths import ddl_dirs
 from pymco.protocol import marshal
@@ -247,6 +248,7 @@ class SyncPool:
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory):
     from pymco.facts.yaml_facts import YamlFacts
+    from pymco.data.base import run_data_plugin
     from pymco.server.agents import AgentManager
     from pymco.server.node import NodeContext
     from pymco.server.runner import Runner
@@ -257,7 +259,7 @@ def runner(tmp_path_factory):
     config = _config(tmp)
     config.set("plugin.yaml", str(tmp / "facts.yaml"))
     stats = RunnerStats()
-    node = NodeContext(config, YamlFacts(config), stats)
+    node = NodeContext(config, YamlFacts(config), stats, run_data_plugin)
     agents = AgentManager(node)
     agents.load_all()
     connector = RecordingConnector()

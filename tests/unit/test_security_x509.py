@@ -20,7 +20,8 @@ from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Reply, Request, new_requestid, rpc_body
 from pymco.security.replay import ReplayCache
-from pymco.security.x509 import DEFAULT_SERVER_CERTNAMES, X509Security, default_ssldir
+from pymco.security.x509 import DEFAULT_SERVER_CERTNAMES, X509Security
+from pymco.security.x509_paths import default_ssldir
 from tests.support.pki import Pki
 
 NODE = "node1.example.test"

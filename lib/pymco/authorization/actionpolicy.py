@@ -44,7 +44,7 @@ from pymco.matcher.facts import fact_matches
 if TYPE_CHECKING:
     from pymco.agent import RPCRequest
     from pymco.ddl.model import AgentDDL
-    from pymco.matcher.node import NodeView
+    from pymco.matcher.view import NodeView
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _facts(text: str, classes_allowed: bool) -> Condition:
 def _has_classes(node: "NodeView", wanted: list[str]) -> bool:
     if not wanted:
         return True
-    from pymco.matcher.node import name_matches
+    from pymco.matcher.view import name_matches
 
     present = node.classes()
     return all(any(name_matches(w, c) for c in present) for w in wanted)

@@ -19,7 +19,7 @@ from pymco.errors import AuthorizationDenied
 if TYPE_CHECKING:
     from pymco.agent import RPCRequest
     from pymco.ddl.model import AgentDDL
-    from pymco.matcher.node import NodeView
+    from pymco.matcher.view import NodeView
 
 __all__ = ["Authorizer", "AuthorizationDenied", "DENIED_MESSAGE"]
 

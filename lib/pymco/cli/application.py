@@ -18,7 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TextIO
 
 from pymco.argparsing import ArgumentParser
-from pymco.cli.output import Colour
+from pymco.cli.output import Colour, render_stats
 from pymco.config import Config, default_client_config, load_config
 from pymco.errors import ConfigError
 
@@ -268,6 +268,10 @@ class Application:
 
     def err(self, text: str) -> None:
         self.stderr.write(text + "\n")
+
+    def stats_to_stderr(self, stats: RequestStats) -> None:
+        """--jsonl/--senders: stdout feeds a pipeline, so the call's stats (and who did not answer) go to stderr."""
+        self.stderr.write(render_stats(stats, Colour.for_stream(self.stderr, self.config.color)).lstrip("\n"))
 
     @staticmethod
     def halt(stats: RequestStats) -> int:

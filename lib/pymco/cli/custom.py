@@ -98,6 +98,8 @@ class CustomApplication(Application):
                 self.stdout.write(format_results(kept, call.ddl, display, args.verbose, self.colour.enabled) +
                                   format_stats(stats, kept, call.ddl, f"{call.agent}#{call.action} call stats",
                                                args.verbose, self.colour.enabled))
+        else:
+            self.stats_to_stderr(stats)
         return self.halt(stats)
 
     def rpc(self, agent: str, action: str, /, **arguments: Any) -> int:

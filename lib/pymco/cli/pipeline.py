@@ -13,7 +13,8 @@ data value is truthy.  Stats and the exit code still count every reply.
 
 `--jsonl` prints each kept reply as one JSON object per line as it arrives
 and `--senders` each kept sender's identity; both feed `mco rpc`'s stdin
-discovery.
+discovery.  Their stats go to stderr, so a node that did not answer is never
+silently missing from a pipeline.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class NatsConnector(Connector):
         wanted = self.config.plugin_bool("nats.ssl", False) or any(s.startswith("tls://") for s in self.servers)
         if not wanted:
             return None
-        from pymco.connector.stomp import PoolMember
+        from pymco.connector.pool import PoolMember
         from pymco.connector.tls import context_for
 
         member = PoolMember(index=0, host="", port=0, user=None, password=None, ssl=True,

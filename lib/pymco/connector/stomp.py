@@ -12,42 +12,23 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 from pymco.config import Config
 from pymco.connector.base import Connector
+from pymco.connector.pool import PoolMember
 from pymco.connector.stomp_import import enable_tls, stomp
 from pymco.errors import BrokerRefused, ConfigError, ConnectorError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StompConnector", "PoolMember", "reconnect_delays"]
+__all__ = ["StompConnector", "reconnect_delays"]
 
 # With these a frozen member's daemons are connected elsewhere about 9 s after it froze
 # (1.5 heart-beat intervals, then the other members first): docs/brokers.md has the figures.
 DEFAULT_DAEMON_HEARTBEAT = 6
 DEFAULT_CONNECT_TIMEOUT = 10.0
 TLS_PROBE_TIMEOUT = 2.0  # a TLS server answers a ClientHello in one round trip
-
-
-@dataclass
-class PoolMember:
-    index: int
-    host: str
-    port: int
-    user: str | None
-    password: str | None
-    ssl: bool
-    ssl_ca: str | None
-    ssl_cert: str | None
-    ssl_key: str | None
-    ssl_fallback: bool
-
-    def __str__(self) -> str:
-        scheme = "stomp+ssl" if self.ssl else "stomp"
-        who = f"{self.user}@" if self.user else ""
-        return f"{scheme}://{who}{self.host}:{self.port}"
 
 
 class _Listener(stomp.ConnectionListener):  # type: ignore[misc]

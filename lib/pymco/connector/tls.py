@@ -18,23 +18,21 @@ import os
 import socket
 import ssl
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pymco.connector.pool import PoolMember
 from pymco.errors import ConfigError
-
-if TYPE_CHECKING:
-    from pymco.connector.stomp import PoolMember
 
 __all__ = ["configure_ssl", "diagnose", "context_for", "speaks_tls"]
 
 _bundles: dict[tuple[str, ...], str] = {}
 
 
-def _where(member: "PoolMember", prefix: str | None) -> str:
+def _where(member: PoolMember, prefix: str | None) -> str:
     return prefix or f"pool.{member.index}"
 
 
-def _ca_file(member: "PoolMember", prefix: str | None = None) -> str | None:
+def _ca_file(member: PoolMember, prefix: str | None = None) -> str | None:
     if not member.ssl_ca:
         return None
     paths = tuple(p.strip() for p in member.ssl_ca.split(",") if p.strip())
@@ -58,7 +56,7 @@ def _no_passphrase() -> str:
     raise ValueError("encrypted")
 
 
-def context_for(member: "PoolMember", prefix: str | None = None) -> ssl.SSLContext:
+def context_for(member: PoolMember, prefix: str | None = None) -> ssl.SSLContext:
     """The client context stomp.py will build, built here first so that bad files fail clearly."""
     where = _where(member, prefix)
     for label, path in (("ssl.cert", member.ssl_cert), ("ssl.key", member.ssl_key)):
@@ -91,7 +89,7 @@ def context_for(member: "PoolMember", prefix: str | None = None) -> ssl.SSLConte
     return context
 
 
-def configure_ssl(conn: Any, member: "PoolMember", prefix: str | None = None) -> None:
+def configure_ssl(conn: Any, member: PoolMember, prefix: str | None = None) -> None:
     """Check the member's TLS files (ConfigError naming the setting) and hand them to stomp.py."""
     context_for(member, prefix)
     conn.set_ssl(
@@ -104,7 +102,7 @@ def configure_ssl(conn: Any, member: "PoolMember", prefix: str | None = None) ->
     )
 
 
-def diagnose(member: "PoolMember", timeout: float, prefix: str | None = None) -> str | None:
+def diagnose(member: PoolMember, timeout: float, prefix: str | None = None) -> str | None:
     """Why a TLS connection to `member` fails, or None if the handshake works."""
     where = _where(member, prefix)
     try:

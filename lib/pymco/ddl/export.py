@@ -15,74 +15,16 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from pymco import plugins
-from pymco.ddl.model import AgentDDL, InputSpec
-from pymco.errors import DDLError, PluginError
-from pymco.rubytext import inspect
+from pymco.ddl.model import AgentDDL
+from pymco.templating import render
 
-__all__ = ["to_choria", "to_ruby", "ruby_literal", "ruby_validation", "ruby_aggregates", "CHORIA_SCHEMA"]
+__all__ = ["to_choria", "to_ruby", "ruby_aggregates", "CHORIA_SCHEMA"]
 
 CHORIA_SCHEMA = "https://choria.io/schemas/mcorpc/ddl/v1/agent.json"
-_RUBY_VALIDATORS = {"shellsafe", "ipv4address", "ipv6address"}
-_TYPE_NAMES = {"string", "integer", "float", "number", "boolean"}
 #: aggregate functions Ruby MCollective lacks, and the template of the plugin pymco writes for them
 _RUBY_AGGREGATE_TEMPLATES = {"boolean_summary": "aggregate-boolean_summary.rb.j2"}
-
-
-def ruby_string(text: str) -> str:
-    """A double-quoted Ruby literal (no interpolation)."""
-    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("#", "\\#")
-               .replace("\n", "\\n").replace("\t", "\\t"))
-    return f'"{escaped}"'
-
-
-def ruby_literal(value: Any) -> str:
-    """Python data as Ruby source; mapping keys become symbols."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return inspect(value)
-    if isinstance(value, str):
-        return ruby_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(ruby_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f":{_symbol(k)} => {ruby_literal(v)}" for k, v in value.items()) + "}"
-    raise DDLError(f"cannot write {type(value).__name__} value {value!r} as Ruby")
-
-
-def _symbol(key: Any) -> str:
-    name = str(key)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise DDLError(f"cannot write {name!r} as a Ruby symbol")
-    return name
-
-
-def _single_quoted(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def ruby_validation(spec: InputSpec) -> str:
-    """The `:validation` a Ruby client can apply for this input."""
-    validation = spec.validation
-    if validation is None or validation == "":
-        return _single_quoted(".*")
-    if isinstance(validation, list):
-        return ruby_literal(validation)
-    name = str(validation)
-    if name in _RUBY_VALIDATORS or name in _TYPE_NAMES:
-        return f":{name}"
-    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        try:
-            validator = plugins.resolve("validator", name)
-        except PluginError as exc:
-            raise DDLError(f"input {spec.name}: {exc}") from None
-        pattern = getattr(validator, "ruby_regex", None)
-        if pattern is None:
-            raise DDLError(f"input {spec.name}: validator '{name}' has no Ruby equivalent (ruby_regex)")
-        return _single_quoted(pattern)
-    return _single_quoted(name)
 
 
 def to_choria(ddl: AgentDDL) -> dict[str, Any]:
@@ -121,14 +63,10 @@ def choria_json(ddl: AgentDDL) -> str:
 
 
 def to_ruby(ddl: AgentDDL) -> str:
-    from pymco.templating import render
-
     return render("agent.ddl.j2", ddl=ddl)
 
 
 def ruby_aggregates(ddls: list[AgentDDL]) -> dict[str, str]:
     """`<function>.rb` -> Ruby source of the aggregate plugins these DDLs need and Ruby lacks."""
-    from pymco.templating import render
-
     used = {aggregate.function for ddl in ddls for spec in ddl.actions.values() for aggregate in spec.aggregates}
     return {f"{name}.rb": render(template) for name, template in _RUBY_AGGREGATE_TEMPLATES.items() if name in used}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pymco.discovery.base import DiscoveryMethod, DiscoveryRequest
 from pymco.errors import DiscoveryError
-from pymco.matcher.node import name_matches
+from pymco.matcher.view import name_matches
 
 __all__ = ["FlatfileDiscovery", "read_identities", "apply_identity_filter"]
 

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pymco.errors import DDLError, DDLValidationError, FilterSyntaxError, PymcoError
 from pymco.matcher.facts import compile_regex, fact_matches
-from pymco.matcher.filter import parse_fact_filter
+from pymco.matcher.fact_term import parse_fact_filter
+from pymco.matcher.view import NodeView, name_matches
 from pymco.protocol.message import text
 
 if TYPE_CHECKING:
     from pymco.config import Config
-    from pymco.matcher.node import NodeView
 
 log = logging.getLogger(__name__)
 
@@ -309,9 +309,7 @@ class _Unknown(Exception):
     """A data function could not run: the whole compound term is false."""
 
 
-def _statement_true(statement: str, node: "NodeView") -> bool:
-    from pymco.matcher.node import name_matches
-
+def _statement_true(statement: str, node: NodeView) -> bool:
     if statement.startswith("/") or not any(o in statement for o in ("=", "<", ">")):
         return any(name_matches(statement, c) for c in node.classes())
     try:
@@ -350,7 +348,7 @@ def _coerce(left: Any, right: Any) -> Any:
     return right
 
 
-def _fstatement_true(function: dict[str, Any], node: "NodeView") -> bool:
+def _fstatement_true(function: dict[str, Any], node: NodeView) -> bool:
     name, params = text(function.get("name")), function.get("params")
     params = text(params) if params is not None else None
     operator = text(function.get("operator")) or "=="
@@ -435,7 +433,7 @@ def _fold(values: list[Any]) -> bool:
     return result
 
 
-def evaluate(callstack: list[Any], node: "NodeView") -> bool:
+def evaluate(callstack: list[Any], node: NodeView) -> bool:
     """Whether a received call stack selects `node`; a malformed stack selects nothing."""
     if len(callstack) > _MAX_LENGTH:
         return False

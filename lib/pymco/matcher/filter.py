@@ -14,69 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymco.errors import FilterSyntaxError
-from pymco.protocol.marshal import Symbol
+from pymco.matcher.fact_term import FACT, OPERATOR, VALUE, FactTerm, parse_fact_filter
 from pymco.protocol.message import text
 
-__all__ = ["Filter", "parse_fact_filter", "FactTerm"]
-
-_FACT, _VALUE, _OPERATOR = Symbol("fact"), Symbol("value"), Symbol("operator")
-
-
-@dataclass(frozen=True)
-class FactTerm:
-    fact: str
-    value: str
-    operator: str
-
-    def to_wire(self) -> dict[Symbol, str]:
-        return {_FACT: self.fact, _VALUE: self.value, _OPERATOR: self.operator}
-
-
-_FACT_PATTERNS = (
-    (re.compile(r"^([^ ]+?)[ ]*=>[ ]*(.+)$"), ">="),
-    (re.compile(r"^([^ ]+?)[ ]*=<[ ]*(.+)$"), "<="),
-)
-_FACT_OPERATOR = re.compile(r"^([^ ]+?)[ ]*(<=|>=|<|>|!=|==|=~)[ ]*(.+)$")
-_FACT_REGEX = re.compile(r"^(.+?)[ ]*=[ ]*/(.+)/$")
-_FACT_EQUALS = re.compile(r"^([^= ]+?)[ ]*=[ ]*(.+)$")
-_FACT_NAME = re.compile(r"^[\w.\-:/]+$")
-
-
-def parse_fact_filter(spec: str) -> FactTerm:
-    """Parse `fact<op>value` as MCollective's parse_fact_string does, but strictly.
-
-    MCollective accepts some nonsense (`os.family~~x` becomes a fact named
-    'os.family~~x'); pymco refuses fact names that are not names.
-    """
-    spec = spec.strip()
-    term: FactTerm | None = None
-    for pattern, operator in _FACT_PATTERNS:
-        m = pattern.match(spec)
-        if m:
-            term = FactTerm(m.group(1), m.group(2), operator)
-            break
-    if term is None:
-        m = _FACT_OPERATOR.match(spec)
-        if m:
-            term = FactTerm(m.group(1), m.group(3), m.group(2))
-    if term is None:
-        m = _FACT_REGEX.match(spec)
-        if m:
-            term = FactTerm(m.group(1), f"/{m.group(2)}/", "=~")
-    if term is None:
-        m = _FACT_EQUALS.match(spec)
-        if m:
-            term = FactTerm(m.group(1), m.group(2), "==")
-    if term is None or not _FACT_NAME.match(term.fact):
-        raise FilterSyntaxError(f"Could not parse fact {spec} it does not appear to be in a valid format")
-    if term.operator == "=~":
-        pattern = term.value[1:-1] if term.value.startswith("/") and term.value.endswith("/") else term.value
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise FilterSyntaxError(f"invalid regular expression in fact filter {spec!r}: {exc}") from None
-    return term
-
+__all__ = ["Filter", "parse_fact_filter", "FactTerm"]  # the last two re-exported from matcher.fact_term
 
 def _check_regex(kind: str, value: str) -> None:
     if len(value) > 1 and value.startswith("/") and value.endswith("/"):
@@ -112,7 +53,7 @@ class Filter:
             self.agent.append(name)
 
     def add_compound(self, expression: str) -> None:
-        from pymco.matcher.compound import parse_compound
+        from pymco.matcher.compound import parse_compound  # only -S pays for the parser at start-up
 
         self.compound.append(parse_compound(expression))
 
@@ -169,8 +110,8 @@ class Filter:
         facts = []
         for entry in wire.get("fact") or []:
             if isinstance(entry, dict):
-                facts.append(FactTerm(text(entry.get(_FACT)), text(entry.get(_VALUE)),
-                                      text(entry.get(_OPERATOR)) or "=="))
+                facts.append(FactTerm(text(entry.get(FACT)), text(entry.get(VALUE)),
+                                      text(entry.get(OPERATOR)) or "=="))
         classes = strings("cf_class") + strings("puppet_class")
         compound = [c for c in (wire.get("compound") or []) if isinstance(c, list)]
         return cls(facts, classes, strings("agent"), strings("identity"), compound)

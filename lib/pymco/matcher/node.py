@@ -8,32 +8,11 @@ terms must all pass; identity terms are ORed; an empty filter passes.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-from pymco.matcher.facts import compile_regex, fact_matches
+from pymco.matcher.facts import fact_matches
 from pymco.matcher.filter import Filter
+from pymco.matcher.view import NodeView, name_matches
 
-__all__ = ["NodeView", "matches", "name_matches"]
-
-
-class NodeView(Protocol):
-    identity: str
-
-    def agents(self) -> list[str]: ...
-
-    def classes(self) -> list[str]: ...
-
-    def fact(self, name: str) -> Any: ...
-
-    def data(self, plugin: str, query: str | None) -> dict[str, Any] | None: ...
-
-
-def name_matches(pattern: str, name: str) -> bool:
-    """Exact name, or `/regex/` searched in it."""
-    if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
-        regex = compile_regex(pattern)
-        return bool(regex and regex.search(name))
-    return pattern == name
+__all__ = ["matches"]
 
 
 def matches(flt: Filter, node: NodeView) -> bool:
@@ -56,7 +35,7 @@ def matches(flt: Filter, node: NodeView) -> bool:
             and not any(name_matches(i, node.identity) for i in flt.identity):
         return False
     if flt.compound:
-        from pymco.matcher.compound import evaluate
+        from pymco.matcher.compound import evaluate  # only -S filters pay for the evaluator
 
         for callstack in flt.compound:
             if not evaluate(callstack, node):

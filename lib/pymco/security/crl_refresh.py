@@ -77,7 +77,7 @@ class CrlRefresher:
 
     def refresh(self) -> bool:
         """Fetch, verify and install the CRL; True when crl.pem changed."""
-        from pymco.security.x509 import parse_crls
+        from pymco.security.x509_ca import parse_crls
 
         data = self.fetch()
         cas = keys.read_certificates(self.ca_path, "plugin.x509.ca certificate bundle")

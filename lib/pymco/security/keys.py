@@ -5,6 +5,12 @@ config key that points at it, because a missing or unreadable key is the
 most common deployment mistake and a traceback does not say which key.
 Public keys are cached by (path, mtime, size) so the daemon re-reads a
 client key only when an operator replaces it.
+
+Nothing here imports `cryptography.x509` or the `serialization` package at
+module level: together they cost every `mco` start about 25 ms (the X.509 name
+parser compiles its regular expressions, the SSH key module pulls in every
+cipher), and signing a request needs neither.  Certificates are parsed, and
+those modules imported, only by the functions that need them.
 """
 
 from __future__ import annotations
@@ -15,26 +21,55 @@ import logging
 import os
 import re
 import threading
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pymco.errors import SecurityError, SecurityValidationFailed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PrivateKey", "PublicKey", "read_private_key", "read_public_key", "read_certificates",
-           "sign", "verify", "b64_signature", "signature_bytes", "refused", "PublicKeyCache",
-           "public_key_from_pem", "same_public_key"]
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+__all__ = ["PrivateKey", "PublicKey", "read_private_key", "read_public_key", "read_certificates",
+           "parse_certificates", "sign", "verify", "b64_signature", "signature_bytes", "refused",
+           "PublicKeyCache", "read_file", "public_key_from_pem", "public_key_from_der", "same_public_key"]
+
+# Puppet's keys are RSA: the EC and Ed25519 modules (~1 ms of every start) are imported when such a key shows up.
+PrivateKey = Union[rsa.RSAPrivateKey, "ec.EllipticCurvePrivateKey", "ed25519.Ed25519PrivateKey"]
+PublicKey = Union[rsa.RSAPublicKey, "ec.EllipticCurvePublicKey", "ed25519.Ed25519PublicKey"]
 
 _MAX_KEY_FILE = 1 << 20
 _BASE64 = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
+
+
+def _loaders() -> Any:
+    """cryptography's key loaders, without importing its `serialization` package.
+
+    `serialization.load_pem_private_key` and friends are these very functions
+    (re-exported from the Rust binding); importing them from the package would also
+    import its SSH-key module and every cipher, about 4 ms of each `mco` start.  Should
+    a cryptography release move them, the package is the fallback
+    (tests/unit/test_x509_trust.py notices the move).
+    """
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.keys
+    except (ImportError, AttributeError):  # pragma: no cover - a cryptography that moved them
+        from cryptography.hazmat.primitives import serialization
+
+        return serialization
+
+
+def _ec_ed25519() -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    return ec, ed25519
 
 
 def refused(message: str, counter: str) -> SecurityValidationFailed:
@@ -44,7 +79,8 @@ def refused(message: str, counter: str) -> SecurityValidationFailed:
     return exc
 
 
-def _read(path: str, what: str) -> bytes:
+def read_file(path: str, what: str) -> bytes:
+    """A key or certificate file, at most 1 MiB and not empty; SecurityError names `what` and `path`."""
     try:
         with open(path, "rb") as fh:
             data = fh.read(_MAX_KEY_FILE + 1)
@@ -65,19 +101,22 @@ def read_private_key(path: str, what: str = "private key") -> PrivateKey:
     not untrusted input.  A damaged key still cannot forge anything: its signatures fail
     verification at the receiver, and OpenSSL re-checks each CRT signature before returning it.
     """
-    data = _read(path, what)
+    data = read_file(path, what)
     try:
         if os.stat(path).st_mode & 0o004:
             log.warning("%s %s is readable by every user; chmod o-r it", what, path)
     except OSError:
         pass
     try:
-        key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+        key = _loaders().load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
     except TypeError:
         raise SecurityError(f"{what} {path} is encrypted; pymco needs an unencrypted key") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise SecurityError(f"{what} {path} is not a PEM private key: {str(exc).splitlines()[0]}") from None
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key
+    ec, ed25519 = _ec_ed25519()
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
         raise SecurityError(f"{what} {path} is a {type(key).__name__}; use RSA, EC or Ed25519")
     return key
 
@@ -86,18 +125,36 @@ def public_key_from_pem(data: bytes, origin: str) -> PublicKey:
     """A PEM public key, or the key of a PEM certificate (MCollective accepts either)."""
     try:
         if b"CERTIFICATE" in data:
+            from cryptography import x509
+
             key: Any = x509.load_pem_x509_certificate(data).public_key()
         else:
-            key = serialization.load_pem_public_key(data)
+            key = _loaders().load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise SecurityError(f"{origin} is not a PEM public key or certificate: {str(exc).splitlines()[0]}") from None
-    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
+    return _usable_public_key(key, origin)
+
+
+def public_key_from_der(data: bytes, origin: str) -> PublicKey:
+    """A DER SubjectPublicKeyInfo (as x509_trust keeps a verified certificate's key)."""
+    try:
+        key = _loaders().load_der_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise SecurityError(f"{origin} is not a DER public key: {str(exc).splitlines()[0]}") from None
+    return _usable_public_key(key, origin)
+
+
+def _usable_public_key(key: Any, origin: str) -> PublicKey:
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    ec, ed25519 = _ec_ed25519()
+    if not isinstance(key, (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey)):
         raise SecurityError(f"{origin} holds a {type(key).__name__}; use RSA, EC or Ed25519")
     return key
 
 
 def read_public_key(path: str, what: str = "public key") -> PublicKey:
-    return public_key_from_pem(_read(path, what), f"{what} {path}")
+    return public_key_from_pem(read_file(path, what), f"{what} {path}")
 
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -105,7 +162,13 @@ _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE----
 
 def read_certificates(path: str, what: str) -> list[x509.Certificate]:
     """Every certificate in a PEM bundle (Puppet's ca.pem holds the root and intermediate)."""
-    data = _read(path, what)
+    return parse_certificates(read_file(path, what), path, what)
+
+
+def parse_certificates(data: bytes, path: str, what: str) -> list[x509.Certificate]:
+    """Every certificate in PEM `data`, read from `path` (named in errors as `what`)."""
+    from cryptography import x509
+
     blocks = _PEM_CERT.findall(data)
     if not blocks:
         raise SecurityError(f"{what} {path} holds no PEM certificate")
@@ -119,6 +182,7 @@ def sign(key: PrivateKey, data: bytes, digest: hashes.HashAlgorithm | None = Non
     """PKCS#1 v1.5 for RSA (what MCollective's ssl plugin uses), ECDSA for EC, pure Ed25519."""
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), digest or hashes.SHA256())
+    ec, _ = _ec_ed25519()
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, ec.ECDSA(digest or hashes.SHA256()))
     return key.sign(data)
@@ -128,7 +192,9 @@ def verify(key: PublicKey, signature: bytes, data: bytes, digest: hashes.HashAlg
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, data, padding.PKCS1v15(), digest or hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey):
+            return True
+        ec, _ = _ec_ed25519()
+        if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, data, ec.ECDSA(digest or hashes.SHA256()))
         else:
             key.verify(signature, data)
@@ -156,8 +222,8 @@ def signature_bytes(value: Any) -> bytes | None:
 
 
 def same_public_key(a: PublicKey, b: PublicKey) -> bool:
-    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-    return a.public_bytes(serialization.Encoding.DER, fmt) == b.public_bytes(serialization.Encoding.DER, fmt)
+    """cryptography compares the key material (its keys define __eq__ since release 41)."""
+    return a == b
 
 
 class PublicKeyCache:

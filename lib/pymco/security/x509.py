@@ -24,24 +24,22 @@ pymco uses those instead of a shared secret or a shared server key:
 
 Defaults follow `puppet config print ssldir`: `certs/<certname>.pem`,
 `private_keys/<certname>.pem`, `certs/ca.pem` and `crl.pem`.
+
+Start-up cost matters for `mco`: this module imports no `cryptography.x509`.
+Certificates are checked by security/x509_ca.py, which a daemon loads at
+start and a client only for a certificate missing from its per-user record of
+verified certificates (security/x509_trust.py explains why that record is as
+good as a fresh check), so a repeated `mco` call signs, checks signatures and
+nothing more.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 import os
 import re
-import threading
 import time
-from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509 import verification
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from pymco.config import Config
 from pymco.errors import ConfigError, DecodeError, MsgTTLExpired, SecurityError
@@ -52,11 +50,15 @@ from pymco.security import keys
 from pymco.security.base import (SecurityProvider, decode_outer, parse_reply_envelope, parse_request_envelope,
                                  valid_callerid)
 from pymco.security.replay import ReplayCache
+from pymco.security.x509_paths import x509_paths
+from pymco.security.x509_trust import TrustInputs, Verified, VerifiedCertificates, canonical_pem, default_cache_path
+
+if TYPE_CHECKING:
+    from pymco.security.x509_ca import CertificateAuthority
 
 log = logging.getLogger(__name__)
 
-__all__ = ["X509Security", "CertificateAuthority", "default_ssldir",
-           "DEFAULT_SERVER_CERTNAMES"]
+__all__ = ["X509Security", "DEFAULT_SERVER_CERTNAMES"]
 
 # Puppet node certnames are dotted host names; a single-label name (`alice`) or
 # Choria's `<user>.mcollective` is a user's certificate and may not sign replies.
@@ -70,175 +72,6 @@ _REPLY_FIELDS = ("senderid", "requestid", "senderagent", "msgtime")
 _MAX_CERT = 16384
 
 
-def default_ssldir() -> str:
-    """Puppet's ssldir as `puppet config print ssldir` reports it, else Puppet's documented defaults."""
-    import shutil  # not at the top: only configs without plugin.x509.ssldir pay for these imports
-    import subprocess
-
-    puppet = shutil.which("puppet") or ("/opt/puppetlabs/bin/puppet" if os.access("/opt/puppetlabs/bin/puppet",
-                                                                                     os.X_OK) else None)
-    if puppet:
-        try:
-            proc = subprocess.run([puppet, "config", "print", "ssldir"], capture_output=True, text=True,
-                                  timeout=30, stdin=subprocess.DEVNULL)
-            value = proc.stdout.strip()
-            if proc.returncode == 0 and value.startswith("/"):
-                return value
-            log.warning("`puppet config print ssldir` failed (exit %d); using Puppet's default ssldir",
-                        proc.returncode)
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("cannot run `puppet config print ssldir` (%s); using Puppet's default ssldir", exc)
-    if os.geteuid() == 0:
-        return "/etc/puppetlabs/puppet/ssl"
-    return os.path.expanduser("~/.puppetlabs/etc/puppet/ssl")
-
-
-def common_name(cert: x509.Certificate) -> str:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if len(attrs) != 1:
-        return ""
-    value = attrs[0].value
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-@dataclass
-class _Verified:
-    cert: x509.Certificate
-    cn: str
-    public_key: keys.PublicKey
-    until: float
-
-
-class CertificateAuthority:
-    """The CA bundle and optional CRL that certificates in messages are checked against.
-
-    Verification results are cached per certificate (by SHA-256 of its PEM)
-    for at most five minutes and never past the certificate's expiry; the
-    cache is emptied when the CA or CRL file changes, so a new CRL takes
-    effect on the next message.
-    """
-
-    def __init__(self, ca_path: str, crl_path: str | None, crl_required: bool) -> None:
-        self.ca_path = ca_path
-        self.crl_path = crl_path
-        self.crl_required = crl_required
-        self._lock = threading.Lock()
-        self._stamp: tuple[Any, ...] | None = None
-        self._cache: dict[bytes, _Verified] = {}
-        self._load()
-
-    def _file_stamp(self) -> tuple[Any, ...]:
-        stamps: list[Any] = []
-        for path in (self.ca_path, self.crl_path):
-            try:
-                st = os.stat(path) if path else None
-            except OSError:
-                st = None
-            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino) if st else None)
-        return tuple(stamps)
-
-    def _load(self) -> None:
-        stamp = self._file_stamp()
-        cas = keys.read_certificates(self.ca_path, "plugin.x509.ca certificate bundle")
-        crls: list[x509.CertificateRevocationList] = []
-        if self.crl_path and (self.crl_required or os.path.exists(self.crl_path)):
-            crls = _read_crls(self.crl_path, cas)
-        # Self-signed certificates are the trust anchors; the others in the bundle (Puppet 6+'s
-        # intermediate CA) are offered as intermediates so the chain, and each CRL, reaches the root.
-        roots = [ca for ca in cas if ca.issuer == ca.subject] or cas
-        self._intermediates = [ca for ca in cas if ca not in roots]
-        builder = verification.PolicyBuilder().store(verification.Store(roots))
-        builder = builder.extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                                             ee_policy=verification.ExtensionPolicy.permit_all())
-        self._builder = builder
-        self._crls = crls
-        self._stamp = stamp
-        self._cache = {}
-
-    def _refresh(self) -> None:
-        if self._file_stamp() != self._stamp:
-            try:
-                self._load()
-                log.info("reloaded the CA bundle %s and CRL %s", self.ca_path, self.crl_path or "(none)")
-            except SecurityError as exc:
-                log.error("keeping the previous CA/CRL: %s", exc)
-                self._stamp = self._file_stamp()
-
-    def verify_pem(self, pem: bytes) -> _Verified:
-        """The verified certificate, or SecurityValidationFailed counted as `untrusted` or `revoked`."""
-        now = time.time()
-        digest = hashlib.sha256(pem).digest()
-        with self._lock:
-            self._refresh()
-            hit = self._cache.get(digest)
-            if hit is not None and hit.until > now:
-                return hit
-            builder = self._builder
-            crls = self._crls
-            intermediates = self._intermediates
-        try:
-            cert = x509.load_pem_x509_certificate(pem)
-        except ValueError:
-            raise keys.refused("the certificate in the message is not a PEM certificate", "untrusted") from None
-        cn = common_name(cert)
-        try:
-            verifier = builder.time(dt.datetime.fromtimestamp(now, dt.timezone.utc)).build_client_verifier()
-            chain = verifier.verify(cert, intermediates).chain
-        except (verification.VerificationError, ValueError) as exc:
-            raise keys.refused(f"certificate {cn or cert.subject.rfc4514_string()!r} is not trusted by "
-                               f"{self.ca_path}: {exc}", "untrusted") from None
-        for issued, issuer in zip(chain, chain[1:]):
-            for crl in crls:
-                if crl.issuer == issuer.subject and crl.get_revoked_certificate_by_serial_number(
-                        issued.serial_number) is not None:
-                    raise keys.refused(f"certificate {common_name(issued)!r} (serial {issued.serial_number}) "
-                                       f"is revoked by {self.crl_path}", "revoked")
-        if not cn:
-            raise keys.refused("the certificate in the message has no single common name", "untrusted")
-        until = min(now + 300, cert.not_valid_after_utc.timestamp())
-        result = _Verified(cert, cn, cert.public_key(), until)  # type: ignore[arg-type]
-        with self._lock:
-            if len(self._cache) > 10000:
-                self._cache.clear()
-            self._cache[digest] = result
-        return result
-
-
-_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.S)
-
-
-def _read_crls(path: str, cas: list[x509.Certificate]) -> list[x509.CertificateRevocationList]:
-    """Every CRL in Puppet's crl.pem (one per CA in the chain), each checked against its CA."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(64 << 20)
-    except OSError as exc:
-        raise SecurityError(f"cannot read plugin.x509.crl {path}: {exc.strerror or exc}") from None
-    return parse_crls(data, path, cas)
-
-
-def parse_crls(data: bytes, path: str, cas: list[x509.Certificate]) -> list[x509.CertificateRevocationList]:
-    """The CRLs in PEM `data` (from `path`, named in errors), each checked against its CA in `cas`."""
-    crls = []
-    for block in _PEM_CRL.findall(data):
-        try:
-            crl = x509.load_pem_x509_crl(block)
-        except ValueError as exc:
-            raise SecurityError(f"plugin.x509.crl {path} holds a malformed CRL: {exc}") from None
-        issuer = next((ca for ca in cas if ca.subject == crl.issuer), None)
-        if issuer is None:
-            log.warning("ignoring a CRL in %s issued by %s, which is not in the CA bundle", path,
-                        crl.issuer.rfc4514_string())
-            continue
-        if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
-            raise SecurityError(f"plugin.x509.crl {path}: the CRL of {crl.issuer.rfc4514_string()} has an "
-                                "invalid signature")
-        crls.append(crl)
-    if not crls and data.strip():
-        raise SecurityError(f"plugin.x509.crl {path} holds no CRL of the configured CA")
-    return crls
-
-
 class X509Security(SecurityProvider):
     """Puppet-certificate signatures over every steering field; replay and skew checks in the daemon."""
 
@@ -247,13 +80,11 @@ class X509Security(SecurityProvider):
     def __init__(self, config: Config, client: bool) -> None:
         super().__init__(config, client)
         section = config.plugin_section("x509")
-        paths = ("cert", "private_key", "ca", "crl")
-        ssldir = section.get("ssldir") or (default_ssldir() if any(not section.get(p) for p in paths) else "")
-        self.certname = section.get("certname") or config.identity
-        self.cert_path = section.get("cert") or os.path.join(ssldir, "certs", f"{self.certname}.pem")
-        self.key_path = section.get("private_key") or os.path.join(ssldir, "private_keys", f"{self.certname}.pem")
-        ca_path = section.get("ca") or os.path.join(ssldir, "certs", "ca.pem")
-        crl_path = section.get("crl") or os.path.join(ssldir, "crl.pem")
+        paths = x509_paths(config)
+        self.certname = paths.certname
+        self.cert_path = paths.cert
+        self.key_path = paths.private_key
+        ca_path, crl_path = paths.ca, paths.crl
         self.max_clock_skew = config.plugin_number("x509.max_clock_skew", 30.0)
         if self.max_clock_skew < 0:
             raise ConfigError("plugin.x509.max_clock_skew must not be negative")
@@ -263,19 +94,35 @@ class X509Security(SecurityProvider):
         except re.error as exc:
             raise ConfigError(f"plugin.x509.server_certnames is not a valid regular expression: {exc}") from None
 
-        certs = keys.read_certificates(self.cert_path, "plugin.x509.cert certificate")
-        self._cert = certs[0]
-        self._cert_pem = self._cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        self._inputs = TrustInputs(ca_path, crl_path, crl_required=paths.crl_required)
+        self._ca: CertificateAuthority | None = None
+        # Only a client keeps the on-disk record: a daemon's results live in memory for its whole life.
+        record = section.get("verified_cache", default_cache_path()) if client else "none"
+        self._record = VerifiedCertificates(os.path.expanduser(record)) if record not in ("", "none") else None
+
+        cert_data = keys.read_file(self.cert_path, "plugin.x509.cert certificate")
+        pem = canonical_pem(cert_data)
+        mine = self._recorded(pem) if pem is not None else None
+        if mine is None or pem is None:
+            from pymco.security import x509_ca
+
+            cert = keys.parse_certificates(cert_data, self.cert_path, "plugin.x509.cert certificate")[0]
+            pem = x509_ca.pem_of(cert)
+            cn, public_key = x509_ca.common_name(cert), cert.public_key()
+        else:
+            cn, public_key = mine.cn, mine.public_key
+        self._cert_pem = pem.decode("ascii")
         self._key = keys.read_private_key(self.key_path, "plugin.x509.private_key")
-        if not keys.same_public_key(self._key.public_key(), self._cert.public_key()):  # type: ignore[arg-type]
+        if not keys.same_public_key(self._key.public_key(), public_key):  # type: ignore[arg-type]
             raise SecurityError(f"plugin.x509.private_key {self.key_path} does not belong to the certificate "
                                 f"{self.cert_path}")
-        self.cn = common_name(self._cert)
+        self.cn = cn
         self._callerid = f"cert={self.cn}"
         if not valid_callerid(self._callerid):
             raise SecurityError(f"the common name {self.cn!r} of {self.cert_path} cannot be a callerid "
                                 "(letters, digits, '.', '-' and '_' only)")
-        self.ca = CertificateAuthority(ca_path, crl_path, crl_required=bool(section.get("crl")))
+        if not client:
+            self._authority()  # a daemon loads the CA bundle and CRL at start: a broken one stops it here
         interval = config.plugin_number("x509.crl_refresh_interval", 300.0)
         if not client and interval > 0:
             # Puppet agents never refresh crl.pem by default: the daemon fetches it from the CA itself.
@@ -283,15 +130,46 @@ class X509Security(SecurityProvider):
 
             CrlRefresher(section.get("ca_server") or "puppet:8140", ca_path, crl_path,
                          (self.cert_path, self.key_path), interval).start()
-        try:
-            self.ca.verify_pem(self._cert_pem.encode("ascii"))
-        except SecurityError as exc:
-            log.warning("our own certificate would be refused by our peers: %s", exc)
+        if mine is None:
+            ca = self._authority()  # a missing or broken CA bundle is an error, not a warning
+            try:
+                self._remember(pem, ca.verify_pem(pem))
+            except SecurityError as exc:
+                log.warning("our own certificate would be refused by our peers: %s", exc)
         # Only the daemon checks replays; its journal lets them outlive a restart.
         self.replays = ReplayCache(path=None if client else section.get("replay_cache") or None)
 
     def callerid(self) -> str:
         return self._callerid
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        return self._authority()
+
+    def _authority(self) -> CertificateAuthority:
+        """The CA bundle and CRL, parsed when first needed (a client whose record knows every peer never does)."""
+        if self._ca is None:
+            from pymco.security.x509_ca import CertificateAuthority
+
+            self._ca = CertificateAuthority(self._inputs.ca_path, self._inputs.crl_path, self._inputs.crl_required)
+        return self._ca
+
+    def _recorded(self, pem: bytes) -> Verified | None:
+        if self._record is None:
+            return None
+        return self._record.get(self._inputs.current(), pem, time.time())
+
+    def _remember(self, pem: bytes, verified: Verified) -> None:
+        if self._record is not None:
+            self._record.add(pem, verified)
+
+    def _signer(self, pem: bytes) -> Verified:
+        """The sender's verified certificate: from the client's record, else by a full check (then recorded)."""
+        verified = self._recorded(pem)
+        if verified is None:
+            verified = self._authority().verify_pem(pem)
+            self._remember(pem, verified)
+        return verified
 
     # ------------------------------------------------------------ shared
     def _seal(self, kind: str, fields: dict[str, Any], body: Any) -> dict[Symbol, Any]:
@@ -305,7 +183,7 @@ class X509Security(SecurityProvider):
         outer[_K["cert"]] = self._cert_pem
         return outer
 
-    def _open(self, payload: bytes, kind: str, names: tuple[str, ...]) -> tuple[dict[Any, Any], Any, _Verified]:
+    def _open(self, payload: bytes, kind: str, names: tuple[str, ...]) -> tuple[dict[Any, Any], Any, Verified]:
         """Verify certificate, signature and field equality; return (signed fields, body, signer)."""
         outer = decode_outer(payload, self.max_depth)
         blob = outer.get(_K["body"])
@@ -317,7 +195,7 @@ class X509Security(SecurityProvider):
             raise keys.refused("message is not signed (no x509 :body, :hash and :cert)", "unsigned")
         if len(pem) > _MAX_CERT:
             raise keys.refused("the certificate in the message is too large", "untrusted")
-        signer = self.ca.verify_pem(pem)
+        signer = self._signer(pem)
         if not keys.verify(signer.public_key, signature, blob):
             raise keys.refused(f"invalid signature from certificate {signer.cn!r}", "tampered")
         try:

@@ -4,7 +4,7 @@ Operators drop agents into folders, so agents are found by directory: every
 `<name>.py` in the built-in agent folder and in each `<libdir>/agents/`
 (later folders win), each with its DDL `<name>.yaml` or `.json` in a DDL
 folder.  A sub-folder `<name>/` holding an executable `<name>` is an agent
-implemented by that program (pymco.external); its DDL must say so with
+implemented by that program (pymco.server.external_agent); its DDL must say so with
 `provider: external`.  An agent that fails to import, lacks a DDL or
 declines activation is logged and skipped; the others still load.
 """
@@ -22,7 +22,7 @@ from pymco.agent import Agent
 from pymco.ddl.loader import load_ddl
 from pymco.ddl.model import AgentDDL
 from pymco.errors import DDLError, PluginError
-from pymco.external import EXTERNAL_PROVIDER, ExternalAgent, external_program
+from pymco.server.external_agent import EXTERNAL_PROVIDER, ExternalAgent, external_program
 from pymco.paths import agent_dirs, ddl_dirs
 from pymco.plugins import import_file
 from pymco.server.node import NodeContext

@@ -19,6 +19,7 @@ import threading
 from pymco import __version__, plugins
 from pymco.argparsing import ArgumentParser
 from pymco.config import DEFAULT_SERVER_CONFIG, Config, load_config
+from pymco.data.base import run_data_plugin
 from pymco.errors import ConnectorError, PymcoError
 from pymco.log import cycle_level, reopen_logs, setup_logging
 from pymco.server.agents import AgentManager
@@ -41,7 +42,7 @@ class Daemon:
         self._wake = threading.Event()  # set with either of the two above
         self.stats = RunnerStats()
         facts_cls = plugins.resolve("facts", config.factsource)
-        self.node = NodeContext(config, facts_cls(config), self.stats)
+        self.node = NodeContext(config, facts_cls(config), self.stats, run_data_plugin)
         self.agents = AgentManager(self.node)
         self.security = plugins.resolve("security", config.securityprovider)(config, client=False)
         self.connector = plugins.resolve("connector", config.connector)(config, config.identity, daemon=True)

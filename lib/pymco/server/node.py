@@ -9,27 +9,41 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol
 
 from pymco.config import Config
+from pymco.ddl.model import AgentDDL
 from pymco.facts.base import FactSource
 from pymco.server.stats import RunnerStats
 
-if TYPE_CHECKING:
-    from pymco.server.agents import AgentManager
+__all__ = ["NodeContext", "AgentRoster"]
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NodeContext"]
+
+class AgentRoster(Protocol):
+    """What agents and data plugins may ask of the loaded agents (pymco.server.agents.AgentManager).
+
+    A protocol rather than the manager's class: the manager holds agents, which hold this context.
+    """
+
+    def names(self) -> list[str]: ...
+
+    def ddl(self, name: str) -> AgentDDL: ...
+
+
+#: runs a data plugin for a node (pymco.data.base.run_data_plugin): None when it cannot run
+DataRunner = Callable[[str, "str | None", "NodeContext"], "dict[str, Any] | None"]
 
 
 class NodeContext:
-    def __init__(self, config: Config, facts: FactSource, stats: RunnerStats) -> None:
+    def __init__(self, config: Config, facts: FactSource, stats: RunnerStats, data_runner: DataRunner) -> None:
         self.config = config
         self.identity = config.identity
         self.facts = facts
         self.stats = stats
-        self.agent_manager: "AgentManager | None" = None
+        self._data_runner = data_runner  # given, not imported: data plugins are handed this context
+        self.agent_manager: AgentRoster | None = None
         self.authorizer: Any = None  # set when rpcauthorization is on (pymco.authorization)
         self.auditor: Any = None  # set when rpcaudit is on (pymco.audit)
         self.configfile = config.path
@@ -66,9 +80,7 @@ class NodeContext:
 
     def data(self, plugin: str, query: str | None) -> dict[str, Any] | None:
         """Run data plugin `plugin`; None when it does not exist or fails."""
-        from pymco.data.base import run_data_plugin
-
-        return run_data_plugin(plugin, query, self)
+        return self._data_runner(plugin, query, self)
 
     @property
     def collectives(self) -> list[str]:

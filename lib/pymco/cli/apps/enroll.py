@@ -26,7 +26,7 @@ class Enroll(Application):
 
     def main(self) -> int:
         from pymco.security.enroll import enroll
-        from pymco.security.x509 import default_ssldir
+        from pymco.security.x509_paths import default_ssldir
 
         assert self.config is not None
         if self.args.wait < 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pymco.cli import pipeline
 from pymco.cli.agent_apps import action_word, confirm_unfiltered, sender_lines
 from pymco.cli.application import Application
 from pymco.cli.apps.rpc import RpcRunner
@@ -31,6 +32,7 @@ class Package(Application):
         parser.add_argument("--version", dest="package_version", metavar="VERSION",
                             help="Optional VERSION to pass to install")
         parser.add_argument("words", nargs="*", help=argparse.SUPPRESS)
+        pipeline.add_arguments(parser)
 
     def validate(self) -> None:
         words = list(self.args.words)

@@ -65,6 +65,7 @@ class RpcRunner:
         if not stats.discovered:
             app.err("\nNo request sent, we did not discover any nodes.")
         if streaming:  # --jsonl / --senders printed each reply as it came
+            app.stats_to_stderr(stats)
             return app.halt(stats)
         if args.sort:
             results.sort(key=lambda r: r.sender)

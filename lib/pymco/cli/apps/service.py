@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pymco.cli import pipeline
 from pymco.cli.agent_apps import action_word, confirm_unfiltered, sender_lines
 from pymco.cli.application import Application
 from pymco.cli.apps.rpc import RpcRunner
@@ -25,6 +26,7 @@ class Service(Application):
     def add_arguments(self, parser: argparse._ArgumentGroup) -> None:
         parser.add_argument("-y", "--yes", action="store_true", help="Assume yes on any prompts")
         parser.add_argument("words", nargs="*", help=argparse.SUPPRESS)
+        pipeline.add_arguments(parser)
 
     def validate(self) -> None:
         if len(self.args.words) < 2:
