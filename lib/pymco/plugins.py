@@ -34,6 +34,7 @@ KINDS: dict[str, dict[str, str]] = {
     "discovery": {
         "mc": "pymco.discovery.mc:McDiscovery",
         "flatfile": "pymco.discovery.flatfile:FlatfileDiscovery",
+        "puppetdb": "pymco.discovery.puppetdb:PuppetdbDiscovery",
         "stdin": "pymco.discovery.stdin:StdinDiscovery",
         "inventory": "pymco.discovery.inventory:InventoryDiscovery",
     },
@@ -103,6 +104,7 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("discovery", "flatfile"): "Flatfile based discovery for node identities",
     ("discovery", "inventory"): "Registration inventory based discovery",
     ("discovery", "mc"): "MCollective Broadcast based discovery",
+    ("discovery", "puppetdb"): "PuppetDB based discovery (PQL over HTTPS with the Puppet certificate)",
     ("discovery", "stdin"): "STDIN based discovery for node identities",
     ("validator", "array"): "Validates that a value is included in a list",
     ("validator", "ipv4address"): "Validates that a value is an ipv4 address",

@@ -139,7 +139,9 @@ class RPCClient:
                 limit = parse_count(self.options.limit, 0, "limit")
             request = DiscoveryRequest(self.options.filter, self.collective, self.agent, self.discovery_timeout,
                                        limit=limit, plan=self.discovery_plan(),
-                                       options=self.options.discovery_options)
+                                       options=self.options.discovery_options,
+                                       explicit_timeout=(self.options.discovery_timeout is not None
+                                                         or self.config.discovery_timeout is not None))
             nodes = method.discover(request)
             self.discovery_outcome = getattr(method, "outcome", None)
             self.discovery_time = time.monotonic() - start

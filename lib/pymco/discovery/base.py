@@ -27,7 +27,7 @@ class DiscoveryRequest:
 
     def __init__(self, filter: Filter, collective: str, agent: str, timeout: float,
                  limit: int | None = None, plan: "DiscoveryPlan | None" = None,
-                 options: list[str] | None = None) -> None:
+                 options: list[str] | None = None, explicit_timeout: bool = False) -> None:
         self.filter = filter
         self.collective = collective
         self.agent = agent
@@ -35,6 +35,8 @@ class DiscoveryRequest:
         self.limit = limit
         self.plan = plan  # mc only: when it may end before the timeout (None: the full wait)
         self.options = options or []
+        # --dt or discovery_timeout given: methods with a default of their own (puppetdb) use `timeout` then
+        self.explicit_timeout = explicit_timeout
 
 
 class DiscoveryMethod(ABC):

@@ -52,6 +52,7 @@ from pymco.security import keys
 from pymco.security.base import (SecurityProvider, decode_outer, parse_reply_envelope, parse_request_envelope,
                                  valid_callerid)
 from pymco.security.replay import ReplayCache
+from pymco.security.x509_paths import default_ssldir, x509_paths
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +69,6 @@ _K = {name: Symbol(name) for name in ("body", "hash", "cert", "x509", "agent", "
 _REQUEST_FIELDS = ("agent", "collective", "requestid", "senderid", "callerid", "ttl", "msgtime", "filter")
 _REPLY_FIELDS = ("senderid", "requestid", "senderagent", "msgtime")
 _MAX_CERT = 16384
-
-
-def default_ssldir() -> str:
-    """Puppet's ssldir as `puppet config print ssldir` reports it, else Puppet's documented defaults."""
-    import shutil  # not at the top: only configs without plugin.x509.ssldir pay for these imports
-    import subprocess
-
-    puppet = shutil.which("puppet") or ("/opt/puppetlabs/bin/puppet" if os.access("/opt/puppetlabs/bin/puppet",
-                                                                                     os.X_OK) else None)
-    if puppet:
-        try:
-            proc = subprocess.run([puppet, "config", "print", "ssldir"], capture_output=True, text=True,
-                                  timeout=30, stdin=subprocess.DEVNULL)
-            value = proc.stdout.strip()
-            if proc.returncode == 0 and value.startswith("/"):
-                return value
-            log.warning("`puppet config print ssldir` failed (exit %d); using Puppet's default ssldir",
-                        proc.returncode)
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("cannot run `puppet config print ssldir` (%s); using Puppet's default ssldir", exc)
-    if os.geteuid() == 0:
-        return "/etc/puppetlabs/puppet/ssl"
-    return os.path.expanduser("~/.puppetlabs/etc/puppet/ssl")
 
 
 def common_name(cert: x509.Certificate) -> str:
@@ -247,13 +225,11 @@ class X509Security(SecurityProvider):
     def __init__(self, config: Config, client: bool) -> None:
         super().__init__(config, client)
         section = config.plugin_section("x509")
-        paths = ("cert", "private_key", "ca", "crl")
-        ssldir = section.get("ssldir") or (default_ssldir() if any(not section.get(p) for p in paths) else "")
-        self.certname = section.get("certname") or config.identity
-        self.cert_path = section.get("cert") or os.path.join(ssldir, "certs", f"{self.certname}.pem")
-        self.key_path = section.get("private_key") or os.path.join(ssldir, "private_keys", f"{self.certname}.pem")
-        ca_path = section.get("ca") or os.path.join(ssldir, "certs", "ca.pem")
-        crl_path = section.get("crl") or os.path.join(ssldir, "crl.pem")
+        paths = x509_paths(config)
+        self.certname = paths.certname
+        self.cert_path = paths.cert
+        self.key_path = paths.private_key
+        ca_path, crl_path = paths.ca, paths.crl
         self.max_clock_skew = config.plugin_number("x509.max_clock_skew", 30.0)
         if self.max_clock_skew < 0:
             raise ConfigError("plugin.x509.max_clock_skew must not be negative")
