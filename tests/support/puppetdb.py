@@ -5,13 +5,13 @@ tied to /etc/puppetdb and a system service, so the unit's java command runs
 here as user `puppetdb` through `setpriv`, with its own confdir, vardir and
 logs under the run-wide folder, once per run for every xdist worker
 (tests/support/runwide.py), with a 256m heap.  It stores into a database and
-role made for this run on the machine's PostgreSQL (127.0.0.1:5432, trust
-auth), with pools cut to 4 + 2 connections; the watchdog drops both when
+role made for this run on the machine's PostgreSQL (127.0.0.1:5432; made
+by the `postgres` superuser over the local socket), with pools cut to 4 + 2 connections; the watchdog drops both when
 PuppetDB stops, even when the run was killed.
 
 PuppetDB serves only HTTPS (as in production: the terminus refuses http),
-on 127.0.0.1 and a free port, with a certificate for `puppetdb.pymco.test`
-and DNS:localhost signed by the run's Puppet Server CA, and it requires
+on 127.0.0.1 and a free port, with a certificate for `puppetdb-<hex>.pymco.test`
+(new for every start: the CA refuses a name it signed) and DNS:localhost signed by the run's Puppet Server CA, and it requires
 client certificates.  Tests fill it the way Puppet Server's puppetdb
 terminus does, with the server's own certificate: `replace_facts` v5,
 `replace_catalog` v9 and `deactivate_node` v3 POSTed to /pdb/cmd/v1, then
@@ -37,14 +37,15 @@ from typing import Any, Callable
 from tests.support.puppetserver import SERVER_CERTNAME, PuppetServer
 from tests.support.runwide import free_port, log_tail, run, shared, start_watched, wait_up
 
-SERVICE_CERTNAME = "puppetdb.pymco.test"
 JAR = Path("/usr/share/puppetdb/puppetdb.jar")
 SYSTEM_CONF = Path("/etc/puppetdb")
 HEAP = "256m"  # Debian's default is 192m; a little more room for a loaded machine
 START_TIMEOUT = 600.0
 NODE_TTL_DAYS = 7
 ORPHAN_MARK = "pymco test run "
-PSQL = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+# as the superuser over the local socket (peer auth on a stock install); PuppetDB itself uses TCP and a password
+PSQL = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "psql", "-X", "-q", "-v",
+        "ON_ERROR_STOP=1", "-p", "5432"]
 
 
 def wire_time(when: datetime.datetime | None = None) -> str:
@@ -68,6 +69,7 @@ class PuppetDB:
     key: Path
     ca: Path
     start_seconds: float = 0.0
+    pid: int = 0  # the watchdog's, which is also its process group's
 
     @property
     def url(self) -> str:
@@ -210,9 +212,10 @@ def _drop_command(name: str) -> list[str]:
 def _write_configs(home: Path, port: int, database: str, password: str, server: PuppetServer) -> None:
     for sub in ("conf.d", "var", "log", "run", "ssl"):
         (home / sub).mkdir(parents=True, exist_ok=True)
-    ident = server.identities({SERVICE_CERTNAME: home / "puppet"}, dns_alt_names="localhost")[SERVICE_CERTNAME]
-    for name, source in (("cert.pem", ident.ssldir / f"certs/{SERVICE_CERTNAME}.pem"),
-                         ("key.pem", ident.ssldir / f"private_keys/{SERVICE_CERTNAME}.pem"),
+    certname = f"{home.name}-{uuid.uuid4().hex[:6]}.pymco.test"
+    ident = server.identities({certname: home / "puppet"}, dns_alt_names="localhost")[certname]
+    for name, source in (("cert.pem", ident.ssldir / f"certs/{certname}.pem"),
+                         ("key.pem", ident.ssldir / f"private_keys/{certname}.pem"),
                          ("ca.pem", ident.ssldir / "certs/ca.pem")):
         shutil.copy(source, home / "ssl" / name)
     (home / "ssl/key.pem").chmod(0o600)
@@ -247,6 +250,16 @@ ssl-key = {home / 'ssl/key.pem'}
 ssl-cert = {home / 'ssl/cert.pem'}
 ssl-ca-cert = {home / 'ssl/ca.pem'}
 client-auth = need
+access-log-config = {home / 'request-logging.xml'}
+""")
+    (home / "request-logging.xml").write_text(f"""\
+<configuration debug="false">
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>{home / 'log/access.log'}</file>
+    <encoder><pattern>%h %u [%t] "%r" %s %b %D ms</pattern></encoder>
+  </appender>
+  <appender-ref ref="FILE" />
+</configuration>
 """)
     (home / "logback.xml").write_text(f"""\
 <configuration>
@@ -299,7 +312,7 @@ def _start(home: Path, server: PuppetServer) -> dict[str, Any]:
 
 def _from_state(state: dict[str, Any]) -> PuppetDB:
     return PuppetDB(Path(state["home"]), state["port"], Path(state["cert"]), Path(state["key"]),
-                    Path(state["ca"]), state.get("start_seconds", 0.0))
+                    Path(state["ca"]), state.get("start_seconds", 0.0), state.get("pid", 0))
 
 
 def shared_puppetdb(server: PuppetServer, name: str = "puppetdb") -> PuppetDB:
