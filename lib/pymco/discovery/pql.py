@@ -9,7 +9,9 @@ the node:
 * fact: `inventory { facts.os.family = "Debian" }` on the dotted path, a
   digit segment indexing a list (`facts.processors.models[0]`); a value that
   is a number or a boolean is compared as both the typed value and the string,
-  because Facter stores `os.release.major` as "12" but `processorcount` as 4;
+  because Facter stores `os.release.major` as "12" but `processorcount` as 4,
+  and each also as `[value]`, PuppetDB's "a list holding it", since a node
+  matches a list fact by any element;
 * class: `resources { type = "Class" and title = "Apache::Mod" }` (Puppet's
   capitalised title), a /regex/ matched case-insensitively for that reason;
 * agent: the pymco Puppet module's resources (see `agent_condition`);
@@ -21,9 +23,13 @@ explicitly although PuppetDB's root endpoint adds it by default).
 `<`, `>`, `<=`, `>=` cannot be written in PQL with the nodes' meaning:
 PuppetDB compares raw JSON, where every string sorts below every number, so
 `"12" >= 11` is false and `"Debian" < 11` true.  Such a term is therefore
-resolved first: `values_query` fetches the fact's values, `matching` judges
-them with the nodes' own comparison (pymco.matcher.facts), and the term
-becomes `certname in [...]` in the final query.
+resolved first: `values_query` fetches the fact's values and `resolve` judges
+them with the nodes' own comparison (pymco.matcher.facts).  A `-F` term then
+filters the query's answer (the caller intersects, see `query`); inside `-S`
+it becomes `certname in [...]`, or "has the fact and is not in [...]" when
+that list is shorter.  Either list is capped (MAX_LISTED): PuppetDB parses a
+long PQL string slowly and with much memory (5,000 names exhausted a 256 MB
+heap), so a longer one is refused in one line.
 
 Strings are written as JSON strings, which is how PuppetDB reads a
 double-quoted PQL string, so quotes and backslashes in a value cannot end it.
@@ -39,22 +45,26 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Collection, Iterable
 
 from pymco.errors import DiscoveryError, FilterSyntaxError
 from pymco.facts.base import MISSING, lookup
 from pymco.matcher.facts import fact_matches, to_number
 from pymco.matcher.filter import FactTerm, Filter, parse_fact_filter
 
-__all__ = ["string", "regex", "fact_field", "class_title", "query", "values_query", "matching",
-           "inequalities", "INEQUALITIES", "SERVER_CLASS", "PLUGIN_TYPE"]
+__all__ = ["string", "regex", "fact_field", "class_title", "query", "values_query", "resolve", "Resolved",
+           "inequalities", "INEQUALITIES", "MAX_LISTED", "SERVER_CLASS", "PLUGIN_TYPE"]
 
 INEQUALITIES = frozenset({"<", ">", "<=", ">="})
+#: the most certnames a query lists for an inequality inside -S (1,000 took PuppetDB a second to parse)
+MAX_LISTED = 200
 #: the pymco Puppet module's class for a node running pymcod, and its define for an extra agent
 SERVER_CLASS = "Pymco::Server"
 PLUGIN_TYPE = "Pymco::Plugin"
 
 _SEGMENT = re.compile(r"^[\w\-:/]+$")
+_OPTIONS = re.compile(r"^\(\?([a-zA-Z]+)\)")
 _MAX_PROJECTION = 63  # PuppetDB's limit on a projected field's name (PDB-4521)
 _NOTHING = 'certname = ""'  # no node has an empty certname: the PQL for "false"
 _LONG = 2 ** 63
@@ -85,8 +95,12 @@ def regex(pattern: str, ignore_case: bool = False) -> str:
         out.append(char)
         i += 1
     translated = "".join(out)
-    if ignore_case and not translated.startswith("(?"):
-        translated = "(?i)" + translated
+    if ignore_case:
+        options = _OPTIONS.match(translated)  # PostgreSQL takes one options group, at the very start
+        if options is None:
+            translated = "(?i)" + translated
+        elif "i" not in options.group(1):
+            translated = f"(?{options.group(1)}i)" + translated[options.end():]
     return string(translated)
 
 
@@ -122,20 +136,41 @@ def _number(value: str) -> str | None:
 
 
 def _equal(field: str, value: str) -> str:
-    """`field` equals the value as a string, or as the number or boolean it spells."""
-    alternatives = [f"{field} = {string(value)}"]
+    """`field` equals the value as a string, or as the number or boolean it spells, or is a list holding one."""
+    literals = [string(value)]
     number = _number(value)
     if number is not None:
-        alternatives.append(f"{field} = {number}")
+        literals.append(number)
     elif value in ("true", "false"):
-        alternatives.append(f"{field} = {value}")
-    return " or ".join(alternatives)
+        literals.append(value)
+    # `= [v]` is PuppetDB's "a list containing v": a node matches a list fact by any element
+    return " or ".join(f"{field} = {literal} or {field} = [{literal}]" for literal in literals)
 
 
-def fact_condition(term: FactTerm, resolved: dict[FactTerm, list[str]]) -> str:
-    """One fact term as a condition on nodes."""
+@dataclass(frozen=True)
+class Resolved:
+    """An inequality judged on PuppetDB's values: the nodes it selects among those having the fact."""
+
+    matched: frozenset[str]
+    present: frozenset[str]
+
+
+def resolved_condition(term: FactTerm, resolved: Resolved) -> str:
+    """An inequality as the shorter of "listed" and "has the fact but is not listed"; too long is refused."""
+    others = resolved.present - resolved.matched
+    if len(resolved.matched) <= min(len(others), MAX_LISTED):
+        return _certnames(resolved.matched)
+    if len(others) <= MAX_LISTED:
+        return f'inventory {{ {fact_field(term.fact)} ~ "" }} and !({_certnames(others)})'
+    raise DiscoveryError(f"PuppetDB discovery cannot pass '{term.fact}{term.operator}{term.value}' inside -S: it "
+                         f"selects {len(resolved.matched)} of {len(resolved.present)} nodes, more than {MAX_LISTED} "
+                         "either way (give it with -F, or use the mc discovery method)")
+
+
+def fact_condition(term: FactTerm, resolved: dict[FactTerm, Resolved]) -> str:
+    """One fact term as a condition on nodes; an inequality needs its `resolve` answer."""
     if term.operator in INEQUALITIES:
-        return _certnames(resolved[term])
+        return resolved_condition(term, resolved[term])
     field = fact_field(term.fact)
     if term.operator == "=~":
         return f"inventory {{ {field} ~ {regex(term.value)} }}"
@@ -147,7 +182,7 @@ def fact_condition(term: FactTerm, resolved: dict[FactTerm, list[str]]) -> str:
     raise DiscoveryError(f"PuppetDB discovery does not know the fact operator '{term.operator}'")
 
 
-def _certnames(names: list[str]) -> str:
+def _certnames(names: Collection[str]) -> str:
     if not names:
         return _NOTHING
     return "certname in [" + ", ".join(string(n) for n in sorted(names)) + "]"
@@ -197,7 +232,7 @@ def _statement(statement: str) -> FactTerm | str:
     return parse_fact_filter(statement)
 
 
-def compound_condition(callstack: list[dict[str, Any]], resolved: dict[FactTerm, list[str]]) -> str:
+def compound_condition(callstack: list[dict[str, Any]], resolved: dict[FactTerm, Resolved]) -> str:
     """A -S call stack with its and/or/not/parentheses kept, each statement translated."""
     words = {"and": "and", "or": "or", "not": "!", "(": "(", ")": ")"}
     out = []
@@ -250,31 +285,38 @@ def values_query(term: FactTerm) -> str:
     return f'inventory[certname, {field}] {{ node_state = "active" and {field} is not null }}'
 
 
-def matching(term: FactTerm, rows: list[dict[str, Any]]) -> list[str]:
-    """The certnames among `values_query`'s rows whose value satisfies the term as a node would judge it."""
+def resolve(term: FactTerm, rows: list[dict[str, Any]]) -> Resolved:
+    """Judge `values_query`'s rows as a node judges its own fact: which certnames satisfy the term."""
     field = _projection(term.fact)
     top = term.fact.split(".")[0]
-    found = []
+    matched, present = set(), set()
     for row in rows:
         certname, value = row.get("certname"), row.get(field, MISSING)
         if not isinstance(certname, str) or value is MISSING:
             continue
         if field != fact_field(term.fact):
             value = lookup({top: value}, term.fact)
+            if value is MISSING:
+                continue
+        present.add(certname)
         if fact_matches(value, term.operator, term.value):
-            found.append(certname)
-    return found
+            matched.add(certname)
+    return Resolved(frozenset(matched), frozenset(present))
 
 
-def query(flt: Filter, builtin_agents: Iterable[str] = (),
-          resolved: dict[FactTerm, list[str]] | None = None) -> str:
-    """The PQL selecting the active nodes `flt` selects; `resolved` holds each inequality's certnames."""
+def query(flt: Filter, builtin_agents: Iterable[str] = (), resolved: dict[FactTerm, Resolved] | None = None) -> str:
+    """The PQL selecting the active nodes `flt` selects, but for its -F inequalities.
+
+    Those the caller applies to the answer: a node is selected when its
+    certname is also in each one's `resolve(...).matched`.  `resolved` holds
+    the inequalities inside -S.
+    """
     resolved = resolved or {}
     builtin = frozenset(builtin_agents)
     parts = ['node_state = "active"']
     if flt.identity:
         parts.append("(" + " or ".join(identity_condition(i) for i in flt.identity) + ")")
-    parts.extend(f"({fact_condition(t, resolved)})" for t in flt.fact)
+    parts.extend(f"({fact_condition(t, resolved)})" for t in flt.fact if t.operator not in INEQUALITIES)
     parts.extend(f"({class_condition(c)})" for c in flt.cf_class)
     parts.extend(agent_condition(a, builtin) for a in flt.agent)
     parts.extend(compound_condition(c, resolved) for c in flt.compound)

@@ -81,7 +81,7 @@ def parse_server(value: str) -> Server:
 
 
 def tls_context(paths: X509Paths) -> ssl.SSLContext:
-    """Verify PuppetDB against the Puppet CA (and its host name); present our Puppet certificate."""
+    """Verify PuppetDB against the Puppet CA, its CRL when there is one, and the host name; present our certificate."""
     for setting, path in (("plugin.x509.ca", paths.ca), ("plugin.x509.cert", paths.cert),
                           ("plugin.x509.private_key", paths.private_key)):
         if not os.access(path, os.R_OK):
@@ -93,6 +93,12 @@ def tls_context(paths: X509Paths) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as exc:
         raise DiscoveryError(f"cannot use the Puppet certificate {paths.cert} with key {paths.private_key} "
                              f"and CA {paths.ca}: {exc}") from None
+    if paths.crl_required or os.path.exists(paths.crl):  # as the x509 provider's CRL
+        try:
+            context.load_verify_locations(cafile=paths.crl)
+        except (ssl.SSLError, OSError) as exc:
+            raise DiscoveryError(f"cannot read the CRL {paths.crl}: {exc}") from None
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return context
 
 
@@ -170,16 +176,21 @@ class PuppetdbDiscovery(DiscoveryMethod):
         timeout = request.timeout if request.explicit_timeout else DEFAULT_TIMEOUT
         deadline = time.monotonic() + timeout
         flt = request.filter
-        terms = pql.inequalities(flt)  # refuses what cannot be translated before any connection
+        terms = pql.inequalities(flt)
         agents = builtin_agents() if flt.agent else []
-        pql.query(flt, agents, {t: [] for t in terms})
+        # translated once before connecting, so a filter PuppetDB cannot answer is refused first
+        pql.query(flt, agents, {t: pql.Resolved(frozenset(), frozenset()) for t in terms})
         context = tls_context(x509_paths(config))
-        resolved: dict[FactTerm, list[str]] = {}
+        resolved: dict[FactTerm, pql.Resolved] = {}
         for term in terms:
             rows = run_query(server, context, pql.values_query(term), deadline - time.monotonic())
-            resolved[term] = pql.matching(term, rows)
+            resolved[term] = pql.resolve(term, rows)
         rows = run_query(server, context, pql.query(flt, agents, resolved), deadline - time.monotonic())
-        found = sorted({row["certname"] for row in rows if isinstance(row.get("certname"), str)})
+        selected = {row["certname"] for row in rows if isinstance(row.get("certname"), str)}
+        for term in flt.fact:
+            if term.operator in pql.INEQUALITIES:
+                selected &= resolved[term].matched
+        found = sorted(selected)
         if request.limit is not None:
             found = found[:request.limit]
         return found

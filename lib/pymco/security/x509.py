@@ -251,7 +251,7 @@ class X509Security(SecurityProvider):
         if not valid_callerid(self._callerid):
             raise SecurityError(f"the common name {self.cn!r} of {self.cert_path} cannot be a callerid "
                                 "(letters, digits, '.', '-' and '_' only)")
-        self.ca = CertificateAuthority(ca_path, crl_path, crl_required=bool(section.get("crl")))
+        self.ca = CertificateAuthority(ca_path, crl_path, crl_required=paths.crl_required)
         interval = config.plugin_number("x509.crl_refresh_interval", 300.0)
         if not client and interval > 0:
             # Puppet agents never refresh crl.pem by default: the daemon fetches it from the CA itself.

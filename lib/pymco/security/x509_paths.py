@@ -30,6 +30,7 @@ class X509Paths:
     private_key: str
     ca: str
     crl: str
+    crl_required: bool = False  # `plugin.x509.crl` set: it must exist (else crl.pem is used when it exists)
 
 
 def default_ssldir() -> str:
@@ -66,4 +67,5 @@ def x509_paths(config: Config) -> X509Paths:
         cert=section.get("cert") or os.path.join(ssldir, "certs", f"{certname}.pem"),
         private_key=section.get("private_key") or os.path.join(ssldir, "private_keys", f"{certname}.pem"),
         ca=section.get("ca") or os.path.join(ssldir, "certs", "ca.pem"),
-        crl=section.get("crl") or os.path.join(ssldir, "crl.pem"))
+        crl=section.get("crl") or os.path.join(ssldir, "crl.pem"),
+        crl_required=bool(section.get("crl")))
