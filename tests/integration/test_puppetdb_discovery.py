@@ -6,7 +6,8 @@ output plus the node's overrides, exactly the facts its pymcod serves) and a
 catalog whose Class resources are the node's classes (the classes file its
 pymcod reads).  Nodes and the operator use x509 with certificates from the
 run's Puppet Server CA, and the operator's certificate is also what PuppetDB
-checks.  Every filter is asked of both discovery methods: PuppetDB must find
+checks.  One more node is stored by a real `puppet apply` through Puppet's
+puppetdb terminus, and its pymcod reads the classes file that run wrote.  Every filter is asked of both discovery methods: PuppetDB must find
 what the broadcast finds, except the node PuppetDB knows whose daemon is
 down (only PuppetDB lists it) and the deactivated node whose daemon still
 runs (only the broadcast finds it).
@@ -22,7 +23,7 @@ import pytest
 
 from pymco.facts.yaml_facts import deep_merge, load_yaml_mapping
 from tests.support import puppetdb as pdb
-from tests.support.cluster import unique_name
+from tests.support.cluster import facter_facts, unique_name
 from tests.support.runwide import free_port
 
 pytestmark = pytest.mark.integration
@@ -37,36 +38,51 @@ NODES = {
 }
 MODULE_CLASSES = ["pymco", "pymco::server"]
 RUNNING = ["web1", "web2", "db1", "retired"]
+# `applied` is stored by a real `puppet apply` through Puppet's puppetdb terminus (Puppet's own facts)
+APPLIED_MANIFEST = """\
+class pymco {}
+class pymco::server { include pymco }
+class role::app {}
+include pymco::server, role::app
+"""
 
 
 @pytest.fixture(scope="module")
 def lab(cluster, puppet_server, tmp_path_factory):
     tag = unique_name("pdb")
-    names = {key: f"{key}.{tag}.test" for key in [*NODES, "expired"]}
+    names = {key: f"{key}.{tag}.test" for key in [*NODES, "applied", "expired"]}
+    admin = f"admin-{tag}.mcollective"
     root = tmp_path_factory.mktemp("puppetdb-ids")
     with ThreadPoolExecutor(2) as pool:  # PuppetDB starts (once per run) while the CA signs our identities
         started = pool.submit(pdb.shared_puppetdb, puppet_server)
-        admin = f"admin-{tag}.mcollective"
-        issued = puppet_server.identities({name: root / name for name in [*(names[k] for k in RUNNING), admin]})
+        issued = puppet_server.identities({name: root / name for name in
+                                           [*(names[k] for k in [*RUNNING, "applied"]), admin]})
         db = started.result()
+    base = load_yaml_mapping(str(facter_facts(cluster.directory.parent)))
+    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=pdb.NODE_TTL_DAYS + 3)
+    with ThreadPoolExecutor(len(NODES) + 2) as pool:
+        stored = [pool.submit(db.store_node, names[key], deep_merge(base, {"site": {"rack": rack}}),
+                              MODULE_CLASSES + classes) for key, (classes, rack) in NODES.items()]
+        # a node whose last run is older than PuppetDB's node-ttl
+        stale = deep_merge(base, {"site": {"rack": {"row": "a", "slot": 9}}})
+        stored.append(pool.submit(db.store_node, names["expired"], stale, MODULE_CLASSES + ["role::web"], old))
+        applied = pool.submit(db.apply, issued[names["applied"]], APPLIED_MANIFEST)
+        for future in stored:
+            future.result()
+        classes_file = applied.result()
+    db.deactivate(names["retired"])
+    db.expire_stale_nodes(names["expired"])
     for key in RUNNING:
         classes, rack = NODES[key]
         cluster.add_node(names[key], facts={"site": {"rack": rack}}, classes=MODULE_CLASSES + classes,
                          securityprovider="x509", **{"plugin.x509.ssldir": str(issued[names[key]].ssldir)})
+    # its classes are those Puppet's run wrote, as on a real node
+    cluster.add_node(names["applied"], securityprovider="x509", classesfile=str(classes_file),
+                     **{"plugin.x509.ssldir": str(issued[names["applied"]].ssldir)})
     cluster.wait()
-    base = load_yaml_mapping(str(next(iter(cluster.nodes.values())).base_facts))
-    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=pdb.NODE_TTL_DAYS + 3)
-    with ThreadPoolExecutor(len(NODES) + 1) as pool:
-        list(pool.map(lambda key: db.store_node(names[key], deep_merge(base, {"site": {"rack": NODES[key][1]}}),
-                                                MODULE_CLASSES + NODES[key][0]), NODES))
-        # a node whose last run is older than PuppetDB's node-ttl
-        pool.submit(db.store_node, names["expired"], deep_merge(base, {"site": {"rack": {"row": "a", "slot": 9}}}),
-                    MODULE_CLASSES + ["role::web"], old).result()
-    db.deactivate(names["retired"])
-    db.expire_stale_nodes(names["expired"])
-    admin = issued[admin]
-    x509 = {"securityprovider": "x509", "plugin.x509.ssldir": str(admin.ssldir),
-            "plugin.x509.certname": admin.certname}
+    operator = issued[admin]
+    x509 = {"securityprovider": "x509", "plugin.x509.ssldir": str(operator.ssldir),
+            "plugin.x509.certname": operator.certname}
     config = cluster.write_client("admin.cfg", **x509, **{"plugin.puppetdb.server": f"localhost:{db.port}"})
     cache = tmp_path_factory.mktemp("client-cache")
     return cluster, db, names, config, x509, cache
@@ -107,7 +123,8 @@ def check(lab, filters, expected):
 
 def test_every_active_node_and_not_the_deactivated_or_expired(lab):
     cluster, db, names, *_ = lab
-    found, broadcast = check(lab, ["-I", f"/{names['web1'].split('.', 1)[1]}$/"], ["web1", "web2", "db1", "down"])
+    found, broadcast = check(lab, ["-I", f"/{names['web1'].split('.', 1)[1]}$/"],
+                             ["web1", "web2", "db1", "down", "applied"])
     assert names["retired"] in broadcast  # its daemon still answers the broadcast
     # PuppetDB does know both: only their state leaves them out
     rows = db.query(f'nodes[certname, deactivated, expired] {{ node_state = "inactive" and '
@@ -131,7 +148,7 @@ def test_structured_and_real_facts(lab):
     check(lab, ["-F", "site.rack.slot=2"], ["web2"])
     check(lab, ["-F", "site.rack.slot!=2", "-C", "role::web"], ["web1"])
     # Facter's own structured facts, as the daemons serve them
-    check(lab, ["-F", "os.family=Debian", "-F", "kernel=Linux"], ["web1", "web2", "db1", "down"])
+    check(lab, ["-F", "os.family=Debian", "-F", "kernel=Linux"], ["web1", "web2", "db1", "down", "applied"])
     check(lab, ["-F", "os.family=RedHat"], [])
 
 
@@ -141,7 +158,7 @@ def test_numeric_operators(lab):
     check(lab, ["-F", "site.rack.slot>1", "-F", "site.rack.slot<=3"], ["web2", "db1"])
     # Facter's os.release.major is the string "12": compared as a number, as the nodes do
     found, _ = both(lab, "-F", "os.release.major>=1")
-    assert found == keys(lab, "web1", "web2", "db1", "down"), found
+    assert found == keys(lab, "web1", "web2", "db1", "down", "applied"), found
 
 
 def test_classes(lab):
@@ -150,6 +167,9 @@ def test_classes(lab):
     check(lab, ["-C", "/postgresql/"], ["db1", "down"])
     check(lab, ["-C", "role::web", "-C", "apache::mod::ssl"], ["web1"])
     check(lab, ["-C", "nosuch::class"], [])
+    # from the real catalog and the classes file of the `puppet apply` run
+    check(lab, ["-C", "role::app"], ["applied"])
+    check(lab, ["-C", "pymco::server"], ["web1", "web2", "db1", "down", "applied"])
 
 
 def test_compound_filters_are_translated(lab):
@@ -158,6 +178,7 @@ def test_compound_filters_are_translated(lab):
     check(lab, ["-S", "(site.rack.row=a or site.rack.row=b) and site.rack.slot>=2 and not /postgresql/"],
           ["web2"])
     check(lab, ["-S", "os.family=Debian and (apache::mod::ssl or site.rack.slot>3)"], ["web1", "down"])
+    check(lab, ["-S", "role::app or (role::db and not site.rack.slot=4)"], ["applied", "db1"])
 
 
 def test_a_compound_that_cannot_be_translated_is_refused(lab):
@@ -179,6 +200,9 @@ def test_rpc_targets_exactly_the_discovered_nodes(lab):
     assert {reply["sender"] for reply in json.loads(result.out)} == keys(lab, "web1", "web2"), result
     result = mco(lab, "rpc", "--dm", "mc", "rpcutil", "ping", "-C", "role::web", *ours(lab), "--json")
     assert {reply["sender"] for reply in json.loads(result.out)} == keys(lab, "web1", "web2", "retired"), result
+    result = mco(lab, "rpc", "--dm", "puppetdb", "rpcutil", "ping", "-C", "role::app", *ours(lab), "--json")
+    assert result.rc == 0, result
+    assert {reply["sender"] for reply in json.loads(result.out)} == keys(lab, "applied"), result
 
 
 def test_rpc_names_the_node_whose_daemon_is_down(lab):

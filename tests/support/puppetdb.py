@@ -15,7 +15,8 @@ on 127.0.0.1 and a free port, with a certificate for `puppetdb-<hex>.pymco.test`
 client certificates.  Tests fill it the way Puppet Server's puppetdb
 terminus does, with the server's own certificate: `replace_facts` v5,
 `replace_catalog` v9 and `deactivate_node` v3 POSTed to /pdb/cmd/v1, then
-wait until queries show the result (commands are processed asynchronously).
+wait until queries show the result (commands are processed asynchronously);
+or through the terminus itself, with a real `puppet apply` (`apply`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from tests.support.puppetserver import SERVER_CERTNAME, PuppetServer
+from tests.support.puppetserver import SERVER_CERTNAME, Identity, PuppetServer
 from tests.support.runwide import free_port, log_tail, run, shared, start_watched, wait_up
 
 JAR = Path("/usr/share/puppetdb/puppetdb.jar")
@@ -113,13 +114,14 @@ class PuppetDB:
             "producer_timestamp": wire_time(when), "producer": SERVER_CERTNAME})
 
     def replace_catalog(self, certname: str, classes: list[str], when: datetime.datetime | None = None) -> None:
-        """A compiled catalog as the catalog terminus sends it: Stage[main] containing Class[Settings],
-        Class[Main] and one Class resource per class (titles capitalised as Puppet does)."""
-        titles = ["Settings", "Main", *(class_title(name) for name in classes)]
+        """A compiled catalog as the catalog terminus sends it (compare `apply`): Stage[main] containing
+        Class[Settings], Class[main] and one Class resource per class (titles capitalised as Puppet does)."""
+        titles = ["Settings", "main", *(class_title(name) for name in classes)]
 
         def resource(kind: str, title: str) -> dict[str, Any]:
             tags = ["class"] if kind == "Class" else ["stage"]
-            tags += [part.lower() for part in title.split("::")] + ([title.lower()] if "::" in title else [])
+            if title != "main":
+                tags += [part.lower() for part in title.split("::")] + ([title.lower()] if "::" in title else [])
             return {"type": kind, "title": title, "tags": sorted(set(tags)), "exported": False, "parameters": {},
                     **({"file": None, "line": None} if kind == "Class" else {})}
 
@@ -131,6 +133,21 @@ class PuppetDB:
             "resources": [resource("Stage", "main"), *(resource("Class", title) for title in titles)],
             "edges": [{"source": {"type": "Stage", "title": "main"}, "target": {"type": "Class", "title": title},
                        "relationship": "contains"} for title in titles]})
+
+    def apply(self, ident: Identity, manifest: str) -> Path:
+        """A real `puppet apply` of `manifest` as `ident`, storing its facts and catalog here through Puppet's
+        puppetdb terminus (Debian's puppet-terminus-puppetdb); returns the classes file Puppet wrote."""
+        with open(ident.conf, "a") as conf:
+            conf.write("storeconfigs = true\nstoreconfigs_backend = puppetdb\nreport = false\n")
+        (ident.home / "routes.yaml").write_text(
+            "apply:\n  catalog: {terminus: compiler, cache: puppetdb}\n"
+            "  facts: {terminus: facter, cache: puppetdb_apply}\n")
+        (ident.home / "puppetdb.conf").write_text(f"[main]\nserver_urls = {self.url}\nsoft_write_failure = false\n")
+        (ident.home / "site.pp").write_text(manifest)
+        ident.puppet("apply", "--write-catalog-summary", str(ident.home / "site.pp"))
+        for entity in ("factsets", "catalogs"):
+            self.wait(f'{entity}[certname] {{ certname = "{ident.certname}" }}', bool)
+        return ident.home / "var/state/classes.txt"
 
     def deactivate(self, certname: str) -> None:
         """What `puppet node deactivate` sends (the node terminus's destroy); returns once stored."""
