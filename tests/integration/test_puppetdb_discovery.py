@@ -207,14 +207,15 @@ def test_rpc_targets_exactly_the_discovered_nodes(lab):
 
 def test_rpc_names_the_node_whose_daemon_is_down(lab):
     names = lab[2]
-    result = mco(lab, "rpc", "--dm", "puppetdb", "rpcutil", "ping", "-C", "role::db", *ours(lab))
+    # -t 3: the down node is waited for that long, not the agent's default
+    result = mco(lab, "rpc", "--dm", "puppetdb", "rpcutil", "ping", "-t", "3", "-C", "role::db", *ours(lab))
     assert result.rc == 0, result  # some answered: MCollective's halt code is 0
     assert "Finished processing 1 / 2 hosts" in result.out, result
     assert "No response from:" in result.out, result
     after = result.out.split("No response from:", 1)[1]
     assert names["down"] in after and names["db1"] not in after, result
     # only the node that is down: nobody answered
-    result = mco(lab, "rpc", "--dm", "puppetdb", "rpcutil", "ping", "-F", "site.rack.slot=4", *ours(lab))
+    result = mco(lab, "rpc", "--dm", "puppetdb", "rpcutil", "ping", "-t", "3", "-F", "site.rack.slot=4", *ours(lab))
     assert result.rc == 3, result
     assert names["down"] in result.out.split("No response from:", 1)[1], result
 
