@@ -7,10 +7,13 @@ catalog whose Class resources are the node's classes (the classes file its
 pymcod reads).  Nodes and the operator use x509 with certificates from the
 run's Puppet Server CA, and the operator's certificate is also what PuppetDB
 checks.  One more node is stored by a real `puppet apply` through Puppet's
-puppetdb terminus, and its pymcod reads the classes file that run wrote.  Every filter is asked of both discovery methods: PuppetDB must find
-what the broadcast finds, except the node PuppetDB knows whose daemon is
-down (only PuppetDB lists it) and the deactivated node whose daemon still
-runs (only the broadcast finds it).
+puppetdb terminus, and its pymcod reads the classes file that run wrote.
+
+Every filter is asked of both discovery methods: PuppetDB must find what
+the broadcast finds, except the node PuppetDB knows whose daemon is down
+(only PuppetDB lists it) and the deactivated node whose daemon still runs
+(only the broadcast finds it).  An expired node (last stored beyond
+PuppetDB's node-ttl) is never found.
 """
 
 from __future__ import annotations

@@ -5,18 +5,21 @@ tied to /etc/puppetdb and a system service, so the unit's java command runs
 here as user `puppetdb` through `setpriv`, with its own confdir, vardir and
 logs under the run-wide folder, once per run for every xdist worker
 (tests/support/runwide.py), with a 256m heap.  It stores into a database and
-role made for this run on the machine's PostgreSQL (127.0.0.1:5432; made
-by the `postgres` superuser over the local socket), with pools cut to 4 + 2 connections; the watchdog drops both when
-PuppetDB stops, even when the run was killed.
+role made for this run on the machine's PostgreSQL (127.0.0.1:5432; made by
+the `postgres` superuser over the local socket), pools cut to 4 + 2
+connections; the watchdog drops both when PuppetDB stops, even when the run
+was killed (and a later start drops those of a run killed outright).
 
-PuppetDB serves only HTTPS (as in production: the terminus refuses http),
-on 127.0.0.1 and a free port, with a certificate for `puppetdb-<hex>.pymco.test`
-(new for every start: the CA refuses a name it signed) and DNS:localhost signed by the run's Puppet Server CA, and it requires
-client certificates.  Tests fill it the way Puppet Server's puppetdb
-terminus does, with the server's own certificate: `replace_facts` v5,
-`replace_catalog` v9 and `deactivate_node` v3 POSTed to /pdb/cmd/v1, then
-wait until queries show the result (commands are processed asynchronously);
-or through the terminus itself, with a real `puppet apply` (`apply`).
+PuppetDB serves only HTTPS (as in production: the terminus refuses http), on
+127.0.0.1 and a free port, with a certificate for `puppetdb-<hex>.pymco.test`
+(new for every start: the CA refuses a name it signed before) and
+DNS:localhost from the run's Puppet Server CA, and it requires client
+certificates.  Tests fill it the way Puppet Server's puppetdb terminus does,
+with the server's own certificate: `replace_facts` v5, `replace_catalog` v9
+and `deactivate_node` v3 POSTed to /pdb/cmd/v1, then wait until queries show
+the result (commands are processed asynchronously); or through the terminus
+itself, with a real `puppet apply` (`PuppetDB.apply`).  A node stored with a
+producer timestamp older than its node-ttl (7 days) is expired on demand.
 """
 
 from __future__ import annotations
