@@ -229,3 +229,11 @@ def test_unreachable_puppetdb_is_one_line_and_fails(lab):
     result = mco(lab, "find", "--dm", "puppetdb", "-C", "role::web", config=config)
     assert result.rc != 0 and result.out == "", result
     assert len(result.err.strip().splitlines()) == 1 and "refused" in result.err, result
+
+
+def test_ping_pings_the_nodes_puppetdb_names(lab):
+    names = lab[2]
+    result = mco(lab, "ping", "--dm", "puppetdb", "-t", "3", "-S", "role::web or role::db", *ours(lab))
+    assert result.rc == 0, result
+    assert {line.split()[0] for line in result.out.splitlines() if "time=" in line} == keys(lab, "web1", "web2", "db1")
+    assert f"No response from 1 of the 4 discovered node(s): {names['down']}" in result.err, result
