@@ -40,7 +40,6 @@ from pymco.client.session import Session
 from pymco.config import Config, default_client_config, load_config
 from pymco.ddl.loader import load_ddl
 from pymco.ddl.model import AgentDDL
-from pymco.errors import ClientError
 from pymco.matcher.filter import Filter
 from pymco.paths import ddl_dirs
 

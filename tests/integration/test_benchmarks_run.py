@@ -69,3 +69,14 @@ def test_x509_startup_runs(repo):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "x509 minus psk" in proc.stdout and "x509, full check minus psk" in proc.stdout
     assert "check skipped" in proc.stdout
+
+
+def test_puppetdb_discovery_benchmark_runs(repo):
+    """It reuses the run's Puppet Server and PuppetDB (PYMCO_TEST_RUN_DIR is inherited)."""
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "puppetdb_discovery.py"), "--nodes", "2",
+                           "--reps", "1"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[1].split() == ["command", "mc", "cold", "mc", "warm", "puppetdb"], lines
+    assert any(line.startswith("mco rpc rpcutil ping -C role::web") for line in lines)
+    assert any(line.startswith("PuppetDB RSS") for line in lines)

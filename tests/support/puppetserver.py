@@ -5,12 +5,8 @@ the system ssldir, so the server here runs the unit's java command itself,
 as user `puppet` through `setpriv`, with its own confdir, ssldir, cadir and
 codedir under a run-wide folder, listening on 127.0.0.1 on a free port with a
 512m heap.  Starting it takes about a minute (four on a loaded machine), so it starts ONCE per test run even
-under pytest-xdist: the run folder comes from the controller
-(PYMCO_TEST_RUN_DIR, made in tests/conftest.py), the first worker to take
-the lock starts the server and writes a state file, and later workers read
-it.  The controller stops it at the end of the run (`stop_all`); a watchdog
-in the server's process group also ends Java when the controller
-(PYMCO_TEST_RUN_PID) has gone, so no JVM outlives a killed run.  To keep a
+under pytest-xdist (tests/support/runwide.py: the first worker starts it, a
+watchdog ends it with the run's controller, the controller stops it).  To keep a
 server across runs while developing, set both variables yourself, e.g.
 PYMCO_TEST_RUN_DIR=/tmp/pymco-dev PYMCO_TEST_RUN_PID=$$ (your shell).
 
@@ -30,14 +26,9 @@ pluginsync its modules.  environment_timeout = 0 makes the server see it at once
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
-import signal
 import ssl
 import subprocess
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,9 +38,11 @@ from typing import Any
 import yaml
 
 from tests.support.ports import free_port
+from tests.support.runwide import RUN_DIR_ENV, RUN_PID_ENV, log_tail, run, run_dir, shared, start_watched
+from tests.support.runwide import stop_all, wait_up
 
-RUN_DIR_ENV = "PYMCO_TEST_RUN_DIR"
-RUN_PID_ENV = "PYMCO_TEST_RUN_PID"
+__all__ = ["RUN_DIR_ENV", "RUN_PID_ENV", "run_dir", "stop_all", "shared_server", "PuppetServer", "Identity"]
+
 SERVER_CERTNAME = "puppet.pymco.test"
 JAR = Path("/usr/share/puppetserver/puppetserver.jar")
 SYSTEM_CONF = Path("/etc/puppet/puppetserver")
@@ -67,27 +60,11 @@ FAST = ["--http_keepalive_timeout=0"]
 STDLIB = Path("/usr/share/puppet/modules/stdlib")  # Debian's puppet-module-puppetlabs-stdlib
 
 
-def run_dir() -> Path:
-    """The folder shared by the controller and every xdist worker of this run."""
-    value = os.environ.get(RUN_DIR_ENV)
-    if not value:
-        raise RuntimeError(f"{RUN_DIR_ENV} is not set: tests/conftest.py makes it in the pytest controller")
-    return Path(value)
-
-
 def puppet_paths(home: Path) -> list[str]:
     """puppet.conf lines keeping all of a Puppet's state under `home` (Debian hard-codes system paths)."""
     return [f"confdir = {home}", f"codedir = {home / 'code'}", f"vardir = {home / 'var'}",
             f"publicdir = {home / 'var/public'}", f"statedir = {home / 'var/state'}",
             f"ssldir = {home / 'ssl'}", f"logdir = {home / 'log'}", f"rundir = {home / 'run'}"]
-
-
-def _run(cmd: list[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ, LC_ALL="C.UTF-8"))
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @dataclass
@@ -106,7 +83,7 @@ class Identity:
         return self.home / "ssl"
 
     def puppet(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return _run(["puppet", *args, f"--config={self.conf}", *FAST], timeout)
+        return run(["puppet", *args, f"--config={self.conf}", *FAST], timeout)
 
 
 @dataclass
@@ -170,7 +147,7 @@ class PuppetServer:
 
     def ca(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """`puppetserver ca ...` against this server's CA."""
-        return _run(["puppetserver", "ca", *args, "--config", str(self.conf)], timeout)
+        return run(["puppetserver", "ca", *args, "--config", str(self.conf)], timeout)
 
     def sign(self, certnames: list[str]) -> None:
         """`puppetserver ca sign`, one call per name, in parallel.
@@ -181,8 +158,8 @@ class PuppetServer:
         with ThreadPoolExecutor(len(certnames)) as pool:
             list(pool.map(lambda name: self.ca("sign", "--certname", name), certnames))
 
-    def identities(self, homes: dict[str, Path]) -> dict[str, Identity]:
-        """New identities (certname -> home) with signed certificates.
+    def identities(self, homes: dict[str, Path], dns_alt_names: str = "") -> dict[str, Identity]:
+        """New identities (certname -> home) with signed certificates (with `dns_alt_names` if given).
 
         Requests are submitted, signed and certificates downloaded in parallel: each step is a
         Ruby start of several seconds on a loaded machine.
@@ -191,7 +168,9 @@ class PuppetServer:
         for ident in ids.values():
             ident.home.mkdir(parents=True, exist_ok=True)
             ident.conf.write_text("\n".join(["[main]", f"certname = {ident.certname}", "server = localhost",
-                                              f"serverport = {self.port}", *puppet_paths(ident.home)]) + "\n")
+                                              f"serverport = {self.port}", *puppet_paths(ident.home),
+                                              *([f"dns_alt_names = {dns_alt_names}"] if dns_alt_names else [])])
+                                  + "\n")
         with ThreadPoolExecutor(len(ids)) as pool:
             list(pool.map(lambda ident: ident.puppet("ssl", "submit_request"), ids.values()))
             self.sign(list(ids))
@@ -248,11 +227,11 @@ product: {{ check-for-updates: false }}
   <root level="info"><appender-ref ref="F1"/></root>
 </configuration>
 """)
-    _run(["chown", "-R", "puppet:puppet", str(home)])
+    run(["chown", "-R", "puppet:puppet", str(home)])
     if setup_ca:
         # root + intermediate CA (Puppet 6+'s `puppetserver ca setup`) instead of a first start's single CA
-        _run(["setpriv", "--reuid=puppet", "--regid=puppet", "--init-groups", "puppetserver", "ca", "setup",
-              "--config", str(puppet / "puppet.conf"), "--subject-alt-names", "localhost,puppet"])
+        run(["setpriv", "--reuid=puppet", "--regid=puppet", "--init-groups", "puppetserver", "ca", "setup",
+             "--config", str(puppet / "puppet.conf"), "--subject-alt-names", "localhost,puppet"])
 
 
 def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
@@ -263,86 +242,23 @@ def _start(home: Path, setup_ca: bool) -> dict[str, Any]:
             "-Djruby.lib=/usr/share/jruby/lib", "-XX:+CrashOnOutOfMemoryError", "-jar", str(JAR),
             "--config", str(home / "conf.d"), "--bootstrap-config", str(SYSTEM_CONF / "services.d"),
             "--restart-file", str(home / "puppet/run/restart")]
-    # The watchdog: Java ends with the pytest controller even when the run is killed.
-    controller = os.environ.get(RUN_PID_ENV, str(os.getppid()))
-    script = ('"$@" & java=$!; trap \'kill $java 2>/dev/null; wait $java; exit 0\' TERM INT; '
-              f'while kill -0 {controller} 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 2; done; '
-              'kill $java 2>/dev/null; wait $java')
-    started = time.monotonic()
-    with open(home / "log/stdout.log", "ab") as out:
-        proc = subprocess.Popen(["bash", "-c", script, "watchdog", *java], stdout=out, stderr=out,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    state = {"home": str(home), "port": port, "pid": proc.pid, "start_seconds": 0.0}
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"puppetserver exited with {proc.returncode}:\n{_log_tail(home)}")
-        if time.monotonic() - started > START_TIMEOUT:
-            os.killpg(proc.pid, signal.SIGTERM)
-            raise RuntimeError(f"puppetserver did not start within {START_TIMEOUT:g}s:\n{_log_tail(home)}")
+    proc = start_watched(java, home / "log/stdout.log")
+
+    def running() -> bool:
         try:
             context = ssl.create_default_context(cafile=str(home / "puppet/ca/ca_crt.pem"))
             with urllib.request.urlopen(f"https://localhost:{port}/status/v1/simple", timeout=5,
                                         context=context) as response:
-                if response.read().strip() == b"running":
-                    break
+                return bool(response.read().strip() == b"running")
         except (OSError, ssl.SSLError):
-            pass
-        time.sleep(1)
-    state["start_seconds"] = round(time.monotonic() - started, 1)
-    return state
+            return False
 
-
-def _log_tail(home: Path) -> str:
-    text = ""
-    for name in ("log/puppetserver.log", "log/stdout.log"):
-        path = home / name
-        if path.exists():
-            text += "\n".join(path.read_text(errors="replace").splitlines()[-30:]) + "\n"
-    return text
+    seconds = wait_up(proc, "puppetserver", running, START_TIMEOUT,
+                      lambda: log_tail(home / "log/puppetserver.log", home / "log/stdout.log"))
+    return {"home": str(home), "port": port, "pid": proc.pid, "start_seconds": seconds}
 
 
 def shared_server(name: str = "puppetserver", setup_ca: bool = False) -> PuppetServer:
     """The run's server called `name`, started by whichever worker asks first."""
-    base = run_dir()
-    state_path = base / f"{name}.json"
-    with open(base / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not state_path.exists():
-            home = base / name
-            try:
-                state = _start(home, setup_ca)
-            except Exception as exc:
-                state = {"error": str(exc)}
-            state_path.write_text(json.dumps(state))
-        state = json.loads(state_path.read_text())
-    if "error" in state:
-        raise RuntimeError(f"the run's {name} failed to start: {state['error']}")
+    state = shared(name, lambda home: _start(home, setup_ca))
     return PuppetServer(Path(state["home"]), state["port"])
-
-
-def stop_all(base: Path) -> None:
-    """End every server this run started (the controller calls this at the end of the run)."""
-    for state_path in base.glob("*.json"):
-        try:
-            pid = json.loads(state_path.read_text()).get("pid")
-        except ValueError:
-            continue
-        if not pid:
-            continue
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                os.waitpid(pid, os.WNOHANG)  # the controller's own child when it started the server
-            except ChildProcessError:
-                pass
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
-            os.killpg(pid, signal.SIGKILL)

@@ -40,7 +40,6 @@ import logging
 import os
 import random
 import threading
-import time
 
 from pymco.config import Config
 from pymco.connector.base import Connector
