@@ -31,7 +31,7 @@ import yaml
 
 from tests.support import debpkg
 from tests.support.cluster import unique_name, which_or_fail
-from tests.support.puppet_apply import MODULE, STATE_DIRS, Applied, puppet_apply
+from tests.support.puppet_apply import MODULE, STATE_DIRS, Applied, puppet_apply, pymcod_pid
 
 pytestmark = pytest.mark.integration
 
@@ -168,13 +168,7 @@ class Rollout:
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
     def daemon_pid(self) -> int | None:
-        """The PID in the pidfile when it is alive and really our pymcod."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        return pid if str(self.etc / "server.cfg").encode() in cmdline else None
+        return pymcod_pid(self.pidfile, self.etc / "server.cfg")
 
     def our_processes(self) -> list[int]:
         """Every process whose command line mentions this rollout's folder."""

@@ -32,7 +32,7 @@ import yaml
 
 from tests.support import debpkg
 from tests.support.cluster import Cluster, unique_name, wait_for
-from tests.support.puppet_apply import FACTER_NOISE, MODULE
+from tests.support.puppet_apply import FACTER_NOISE, MODULE, pymcod_pid
 from tests.support.puppetserver import STDLIB, Identity, PuppetServer
 
 pytestmark = pytest.mark.integration
@@ -119,13 +119,7 @@ class ServedNode:
         return found
 
     def daemon_pid(self) -> int | None:
-        """The PID in the pidfile when it is alive and a pymcod of this node's server.cfg."""
-        try:
-            pid = int(self.pidfile.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
-            return None
-        return pid if str(self.server_cfg).encode() in cmdline else None
+        return pymcod_pid(self.pidfile, self.server_cfg)
 
     def settings(self) -> dict[str, str]:
         return dict(line.split(" = ", 1) for line in self.server_cfg.read_text().splitlines() if " = " in line)

@@ -48,3 +48,13 @@ def puppet_apply(root: Path, manifest: Path, *options: str, timeout: float = 600
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                           env=dict(os.environ, LC_ALL="C.UTF-8"))
     return Applied(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+
+
+def pymcod_pid(pidfile: Path, server_cfg: Path) -> int | None:
+    """The PID in the module's pidfile when it is alive and a pymcod of `server_cfg` (not a reused PID)."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if str(server_cfg).encode() in cmdline else None
