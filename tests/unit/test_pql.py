@@ -269,10 +269,30 @@ def test_a_bad_agent_regex_is_a_filter_error():
         pql.agent_condition("/(/", BUILTIN)
 
 
+def test_the_collective_is_the_module_class_parameter_or_unknown():
+    # `= [...]` on a list parameter is PuppetDB's containment: Class[Pymco] lists the collective among others
+    assert pql.collective_condition("dc_east") == (
+        '(resources { type = "Class" and title = "Pymco" and parameters.collectives = ["dc_east"] } or '
+        '!(resources { type = "Class" and title = "Pymco" }))')
+    assert pql.collective_condition('a"b') == (
+        '(resources { type = "Class" and title = "Pymco" and parameters.collectives = ["a\\"b"] } or '
+        '!(resources { type = "Class" and title = "Pymco" }))')
+
+
 # ------------------------------------------------------------------ whole queries and -S
 
 def test_an_empty_filter_is_every_active_node():
     assert pql.query(Filter()) == 'nodes[certname] { node_state = "active" }'
+
+
+def test_the_collective_comes_first_and_is_anded():
+    flt = Filter()
+    flt.add_class("apache")
+    assert pql.query(flt, collective="mcollective") == (
+        'nodes[certname] { node_state = "active" and '
+        '(resources { type = "Class" and title = "Pymco" and parameters.collectives = ["mcollective"] } or '
+        '!(resources { type = "Class" and title = "Pymco" })) and '
+        '(resources { type = "Class" and title = "Apache" }) }')
 
 
 def test_terms_are_anded():

@@ -191,7 +191,7 @@ def test_the_query_goes_as_a_json_post_with_our_certificate(ca, pdb):
     assert request["path"] == "/pdb/query/v4"
     assert request["type"] == "application/json"
     assert request["client"] == ADMIN
-    assert json.loads(request["body"]) == {"query": pql.query(flt)}
+    assert json.loads(request["body"]) == {"query": pql.query(flt, collective="mcollective")}
 
 
 def test_limit_keeps_the_first_identities(ca, pdb):
@@ -223,7 +223,7 @@ def test_inequalities_are_resolved_from_the_facts_values_first(ca, pdb):
     assert discover(config_for(ca, f"localhost:{pdb.port}"), flt) == ["new"]
     term = flt.fact[0]
     resolved = pql.Resolved(frozenset({"new", "typed"}), frozenset({"new", "old", "typed", "other"}))
-    assert pdb.queries == [pql.values_query(term), pql.query(flt, (), {term: resolved})]
+    assert pdb.queries == [pql.values_query(term), pql.query(flt, (), {term: resolved}, "mcollective")]
     assert '(certname in ["new", "typed"]) or (inventory { facts.kernel' in pdb.queries[1]
 
 
@@ -388,7 +388,7 @@ def mco(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def client_cfg(tmp_path: Path, pki: Pki, server: str) -> Path:
     path = tmp_path / "client.cfg"
-    path.write_text(f"identity = {ADMIN}\ncollectives = mcollective\nconnector = rabbitmq\n"
+    path.write_text(f"identity = {ADMIN}\ncollectives = mcollective,dc_east\nconnector = rabbitmq\n"
                     "securityprovider = psk\nplugin.psk = not-used-by-discovery\n"
                     f"plugin.x509.ssldir = {pki.ssldir}\nplugin.x509.certname = {ADMIN}\n"
                     f"plugin.puppetdb.server = {server}\n")
@@ -404,7 +404,20 @@ def test_mco_find_with_a_psk_collective(ca, pdb, tmp_path):
     flt = Filter()
     flt.add_fact("os.family=Debian")
     flt.add_class("/apache/")
-    assert pdb.queries == [pql.query(flt)]
+    assert pdb.queries == [pql.query(flt, collective="mcollective")]
+
+
+@pytest.mark.parametrize("args, collective", [([], "mcollective"), (["-T", "dc_east"], "dc_east"),
+                                              (["--target", "mcollective"], "mcollective")])
+def test_mco_find_asks_for_the_nodes_of_the_requests_collective(ca, pdb, tmp_path, args, collective):
+    pdb.answer = lambda query: (200, rows("a.example.test"))
+    result = mco(client_cfg(tmp_path, ca, f"localhost:{pdb.port}"), "find", "--dm", "puppetdb", "-C", "apache", *args)
+    assert (result.returncode, result.stdout) == (0, "a.example.test\n"), result.stderr
+    assert pdb.queries == [
+        'nodes[certname] { node_state = "active" and '
+        f'(resources {{ type = "Class" and title = "Pymco" and parameters.collectives = ["{collective}"] }} or '
+        '!(resources { type = "Class" and title = "Pymco" })) and '
+        '(resources { type = "Class" and title = "Apache" }) }']
 
 
 def test_mco_prints_a_failure_in_one_line(ca, pdb, tmp_path):
@@ -429,4 +442,4 @@ def test_the_python_api_discovers_from_puppetdb(ca, pdb):
     flt = Filter()
     flt.add_fact("role=db")
     flt.add_identity("/^db/")
-    assert pdb.queries == [pql.query(flt)]
+    assert pdb.queries == [pql.query(flt, collective="mcollective")]

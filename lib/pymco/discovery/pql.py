@@ -15,7 +15,10 @@ the node:
 * class: `resources { type = "Class" and title = "Apache::Mod" }` (Puppet's
   capitalised title), a /regex/ matched case-insensitively for that reason;
 * agent: the pymco Puppet module's resources (see `agent_condition`);
-* `-S`: its and/or/not/parentheses with the same terms inside.
+* `-S`: its and/or/not/parentheses with the same terms inside;
+* the request's collective (`-T`, else the main one): nodes whose
+  `Class[Pymco]` lists it in its `collectives` parameter, or that have no
+  `Class[Pymco]` (see `collective_condition`).
 
 Deactivated and expired nodes are left out (`node_state = "active"`, said
 explicitly although PuppetDB's root endpoint adds it by default).
@@ -54,12 +57,14 @@ from pymco.matcher.facts import fact_matches, to_number
 from pymco.matcher.filter import FactTerm, Filter, parse_fact_filter
 
 __all__ = ["string", "regex", "fact_field", "class_title", "query", "values_query", "resolve", "Resolved",
-           "inequalities", "INEQUALITIES", "MAX_LISTED", "SERVER_CLASS", "PLUGIN_TYPE"]
+           "inequalities", "INEQUALITIES", "MAX_LISTED", "MODULE_CLASS", "SERVER_CLASS", "PLUGIN_TYPE"]
 
 INEQUALITIES = frozenset({"<", ">", "<=", ">="})
 #: the most certnames a query lists for an inequality inside -S (1,000 took PuppetDB a second to parse)
 MAX_LISTED = 200
-#: the pymco Puppet module's class for a node running pymcod, and its define for an extra agent
+#: the pymco Puppet module's main class (its `collectives` and `ensure`), its class for a node running
+#: pymcod, and its define for an extra agent
+MODULE_CLASS = "Pymco"
 SERVER_CLASS = "Pymco::Server"
 PLUGIN_TYPE = "Pymco::Plugin"
 
@@ -208,7 +213,7 @@ def agent_condition(name: str, builtin: Iterable[str]) -> str:
     Choria does the same with its module's classes and agent file tags.
     """
     server = (f'resources {{ type = "Class" and title = {string(SERVER_CLASS)} }} and '
-              f'!(resources {{ type = "Class" and title = "Pymco" and parameters.ensure = "absent" }})')
+              f'!(resources {{ type = "Class" and title = {string(MODULE_CLASS)} and parameters.ensure = "absent" }})')
     if _is_regex(name):
         try:
             pattern = re.compile(name[1:-1])
@@ -223,6 +228,22 @@ def agent_condition(name: str, builtin: Iterable[str]) -> str:
         title = f"title = {string(name)}"
     plugin = f'resources {{ type = {string(PLUGIN_TYPE)} and {title} and !(parameters.ensure = "absent") }}'
     return f"({server} and {plugin})"
+
+
+def collective_condition(collective: str) -> str:
+    """Nodes in `collective` according to their catalog, and nodes whose catalog cannot tell.
+
+    The module's `Class[Pymco]` carries the node's `collectives` (Puppet
+    stores a class's default parameter values in the catalog too, so
+    `['mcollective']` is there when the manifest sets none).  PuppetDB's `=`
+    with a list on a list parameter is containment ("holds every element"),
+    so `= ["dc_east"]` selects the lists holding dc_east.  A node without
+    `Class[Pymco]` (Ruby MCollective, or pymco installed another way) has
+    collectives PuppetDB does not know: it is kept, as before this rule, and
+    answers or is listed as not answering.
+    """
+    module = f'resources {{ type = "Class" and title = {string(MODULE_CLASS)}'
+    return f"({module} and parameters.collectives = [{string(collective)}] }} or !({module} }}))"
 
 
 def _statement(statement: str) -> FactTerm | str:
@@ -304,16 +325,19 @@ def resolve(term: FactTerm, rows: list[dict[str, Any]]) -> Resolved:
     return Resolved(frozenset(matched), frozenset(present))
 
 
-def query(flt: Filter, builtin_agents: Iterable[str] = (), resolved: dict[FactTerm, Resolved] | None = None) -> str:
-    """The PQL selecting the active nodes `flt` selects, but for its -F inequalities.
+def query(flt: Filter, builtin_agents: Iterable[str] = (), resolved: dict[FactTerm, Resolved] | None = None,
+          collective: str | None = None) -> str:
+    """The PQL selecting the active nodes `flt` selects in `collective`, but for its -F inequalities.
 
     Those the caller applies to the answer: a node is selected when its
     certname is also in each one's `resolve(...).matched`.  `resolved` holds
-    the inequalities inside -S.
+    the inequalities inside -S.  Without `collective`, nodes of any collective.
     """
     resolved = resolved or {}
     builtin = frozenset(builtin_agents)
     parts = ['node_state = "active"']
+    if collective is not None:
+        parts.append(collective_condition(collective))
     if flt.identity:
         parts.append("(" + " or ".join(identity_condition(i) for i in flt.identity) + ")")
     parts.extend(f"({fact_condition(t, resolved)})" for t in flt.fact if t.operator not in INEQUALITIES)

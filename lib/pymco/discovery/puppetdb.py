@@ -3,7 +3,8 @@
 Puppet shops already keep every node's facts, classes and resources in
 PuppetDB, so discovery there costs no broadcast and no discovery wait: one
 HTTPS query (~0.1 s), then requests go to each node directly, and nodes that
-do not answer are listed as usual.  The filter becomes PQL (pymco.discovery.pql).
+do not answer are listed as usual.  The filter becomes PQL (pymco.discovery.pql),
+restricted to the request's collective as the nodes' catalogs give it.
 
 The server is `plugin.puppetdb.server` (`host[:port]` or an `https://` URL,
 default `puppet:8081`), always HTTPS with the Puppet certificate the x509
@@ -179,13 +180,14 @@ class PuppetdbDiscovery(DiscoveryMethod):
         terms = pql.inequalities(flt)
         agents = builtin_agents() if flt.agent else []
         # translated once before connecting, so a filter PuppetDB cannot answer is refused first
-        pql.query(flt, agents, {t: pql.Resolved(frozenset(), frozenset()) for t in terms})
+        pql.query(flt, agents, {t: pql.Resolved(frozenset(), frozenset()) for t in terms}, request.collective)
         context = tls_context(x509_paths(config))
         resolved: dict[FactTerm, pql.Resolved] = {}
         for term in terms:
             rows = run_query(server, context, pql.values_query(term), deadline - time.monotonic())
             resolved[term] = pql.resolve(term, rows)
-        rows = run_query(server, context, pql.query(flt, agents, resolved), deadline - time.monotonic())
+        rows = run_query(server, context, pql.query(flt, agents, resolved, request.collective),
+                         deadline - time.monotonic())
         selected = {row["certname"] for row in rows if isinstance(row.get("certname"), str)}
         for term in flt.fact:
             if term.operator in pql.INEQUALITIES:
