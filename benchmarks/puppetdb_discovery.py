@@ -89,7 +89,9 @@ def main() -> int:
         stores = []
         for name, node in cluster.nodes.items():
             begun = time.monotonic()
-            db.store_node(name, deep_merge(base_facts, node.facts), node.classes)
+            # Class[Pymco] names the node's collectives, as the module's catalog does
+            db.store_node(name, deep_merge(base_facts, node.facts), node.classes,
+                          parameters={"pymco": {"collectives": node.collectives}})
             stores.append(time.monotonic() - begun)
         config = cluster.write_client("bench.cfg", **{
             "plugin.puppetdb.server": f"localhost:{db.port}", "plugin.x509.ssldir": str(ssldir),

@@ -13,7 +13,10 @@ Every filter is asked of both discovery methods: PuppetDB must find what
 the broadcast finds, except the node PuppetDB knows whose daemon is down
 (only PuppetDB lists it) and the deactivated node whose daemon still runs
 (only the broadcast finds it).  An expired node (last stored beyond
-PuppetDB's node-ttl) is never found.
+PuppetDB's node-ttl) is never found.  The collective (`-T`, else the main
+one) is the one each catalog's Class[Pymco] gives, and a node without that
+class is in every collective, for PuppetDB as for the broadcast on daemons
+set up that way (`fleet`).
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ NODES = {
 }
 MODULE_CLASSES = ["pymco", "pymco::server"]
 RUNNING = ["web1", "web2", "db1", "retired"]
-# `applied` is stored by a real `puppet apply` through Puppet's puppetdb terminus (Puppet's own facts)
+# `applied` is stored by a real `puppet apply` through Puppet's puppetdb terminus (Puppet's own facts).
+# Class[Pymco]'s collectives are its default, the daemons' collective: Puppet stores defaults in the catalog.
 APPLIED_MANIFEST = """\
-class pymco {}
-class pymco::server { include pymco }
-class role::app {}
+class pymco(Array[String, 1] $collectives = ['{collective}']) {{}}
+class pymco::server {{ include pymco }}
+class role::app {{}}
 include pymco::server, role::app
 """
 
@@ -63,13 +67,16 @@ def lab(cluster, puppet_server, tmp_path_factory):
         db = started.result()
     base = load_yaml_mapping(str(facter_facts(cluster.directory.parent)))
     old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=pdb.NODE_TTL_DAYS + 3)
+    module = {"pymco": {"collectives": [cluster.collective]}}  # what the module's catalog says of the daemons
     with ThreadPoolExecutor(len(NODES) + 2) as pool:
         stored = [pool.submit(db.store_node, names[key], deep_merge(base, {"site": {"rack": rack}}),
-                              MODULE_CLASSES + classes) for key, (classes, rack) in NODES.items()]
+                              MODULE_CLASSES + classes, parameters=module) for key, (classes, rack) in NODES.items()]
         # a node whose last run is older than PuppetDB's node-ttl
         stale = deep_merge(base, {"site": {"rack": {"row": "a", "slot": 9}}})
-        stored.append(pool.submit(db.store_node, names["expired"], stale, MODULE_CLASSES + ["role::web"], old))
-        applied = pool.submit(db.apply, issued[names["applied"]], APPLIED_MANIFEST)
+        stored.append(pool.submit(db.store_node, names["expired"], stale, MODULE_CLASSES + ["role::web"], old,
+                                  module))
+        applied = pool.submit(db.apply, issued[names["applied"]],
+                              APPLIED_MANIFEST.format(collective=cluster.collective))
         for future in stored:
             future.result()
         classes_file = applied.result()
@@ -229,6 +236,60 @@ def test_unreachable_puppetdb_is_one_line_and_fails(lab):
     result = mco(lab, "find", "--dm", "puppetdb", "-C", "role::web", config=config)
     assert result.rc != 0 and result.out == "", result
     assert len(result.err.strip().splitlines()) == 1 and "refused" in result.err, result
+
+
+@pytest.fixture(scope="module")
+def fleet(lab):
+    """Daemons in the main collective, a sub-collective or both, each stored with the catalog saying so
+    (Class[Pymco]'s collectives), and `unmanaged`: in both, with no Class[Pymco] in its catalog.  They use psk:
+    no certificates to issue, the operator's Puppet certificate serves PuppetDB only."""
+    cluster, db, _, _, x509, _ = lab
+    main, sub = cluster.collective, unique_name("sub")
+    cluster.transport.setup([sub])
+    tag = unique_name("coll")
+    members = {"both": [main, sub], "west": [main], "east": [sub], "unmanaged": [main, sub]}
+    names = {key: f"{key}.{tag}.test" for key in members}
+    catalogs = {key: (["role::app"], None) if key == "unmanaged" else
+                (MODULE_CLASSES + ["role::app"], {"pymco": {"collectives": collectives}})
+                for key, collectives in members.items()}
+    base = load_yaml_mapping(str(facter_facts(cluster.directory.parent)))
+    with ThreadPoolExecutor(len(members)) as pool:
+        for future in [pool.submit(db.store_node, names[key], base, classes, parameters=parameters)
+                       for key, (classes, parameters) in catalogs.items()]:
+            future.result()
+    nodes = [cluster.add_node(names[key], collectives=collectives, classes=catalogs[key][0])
+             for key, collectives in members.items()]
+    cluster.wait(nodes)
+    config = cluster.write_client("fleet.cfg", collectives=f"{main},{sub}", **{
+        "plugin.puppetdb.server": f"localhost:{db.port}", "plugin.x509.ssldir": x509["plugin.x509.ssldir"],
+        "plugin.x509.certname": x509["plugin.x509.certname"]})
+    return names, main, sub, config
+
+
+def test_the_collective_is_the_one_the_catalog_gives(lab, fleet):
+    names, _, sub, config = fleet
+
+    def found(method, *args):
+        result = mco(lab, "find", "--dm", method, "-I", f"/^[a-z]+\\.{names['both'].split('.')[1]}\\./", *args,
+                     config=config)
+        assert result.rc == (0 if result.out else 1) and not result.err.strip(), result
+        return {name.split(".")[0] for name in result.out.split()}
+
+    for target, expected in (([], {"both", "west", "unmanaged"}), (["-T", sub], {"both", "east", "unmanaged"})):
+        assert found("puppetdb", *target) == expected, target
+        assert found("mc", *target) == expected, target
+
+
+def test_a_real_catalog_holds_the_default_collectives(lab, fleet):
+    """`applied` sets no collectives: the class's default, which the terminus stored, puts it in main only."""
+    _, db, names, *_ = lab
+    _, main, sub, config = fleet
+    [row] = db.query(f'resources[parameters] {{ certname = "{names["applied"]}" and type = "Class" and '
+                     'title = "Pymco" }')
+    assert row["parameters"] == {"collectives": [main]}, row
+    for target, expected in (([], names["applied"] + "\n"), (["-T", sub], "")):
+        result = mco(lab, "find", "--dm", "puppetdb", "-I", names["applied"], *target, config=config)
+        assert result.out == expected, (target, result)
 
 
 def test_ping_pings_the_nodes_puppetdb_names(lab):

@@ -117,16 +117,21 @@ class PuppetDB:
             "certname": certname, "values": {**values, "trusted": trusted}, "environment": "production",
             "producer_timestamp": wire_time(when), "producer": SERVER_CERTNAME})
 
-    def replace_catalog(self, certname: str, classes: list[str], when: datetime.datetime | None = None) -> None:
+    def replace_catalog(self, certname: str, classes: list[str], when: datetime.datetime | None = None,
+                        parameters: dict[str, dict[str, Any]] | None = None) -> None:
         """A compiled catalog as the catalog terminus sends it (compare `apply`): Stage[main] containing
-        Class[Settings], Class[main] and one Class resource per class (titles capitalised as Puppet does)."""
+        Class[Settings], Class[main] and one Class resource per class (titles capitalised as Puppet does),
+        with `parameters[class name]` as its parameters (a real catalog holds every parameter with a value,
+        defaults included: `PuppetDB.apply` shows it)."""
         titles = ["Settings", "main", *(class_title(name) for name in classes)]
+        given = {class_title(name): values for name, values in (parameters or {}).items()}
 
         def resource(kind: str, title: str) -> dict[str, Any]:
             tags = ["class"] if kind == "Class" else ["stage"]
             if title != "main":
                 tags += [part.lower() for part in title.split("::")] + ([title.lower()] if "::" in title else [])
-            return {"type": kind, "title": title, "tags": sorted(set(tags)), "exported": False, "parameters": {},
+            return {"type": kind, "title": title, "tags": sorted(set(tags)), "exported": False,
+                    "parameters": given.get(title, {}) if kind == "Class" else {},
                     **({"file": None, "line": None} if kind == "Class" else {})}
 
         transaction = str(uuid.uuid4())
@@ -179,12 +184,12 @@ class PuppetDB:
         raise AssertionError(f"PuppetDB: {pql} still gave {rows} after {timeout:g}s")
 
     def store_node(self, certname: str, facts: dict[str, Any], classes: list[str],
-                   when: datetime.datetime | None = None) -> None:
+                   when: datetime.datetime | None = None, parameters: dict[str, dict[str, Any]] | None = None) -> None:
         """Facts and a catalog for `certname`, as one agent run leaves them; returns once stored."""
         when = when or datetime.datetime.now(datetime.timezone.utc)
         stamp = wire_time(when)
         self.replace_facts(certname, facts, when)
-        self.replace_catalog(certname, classes, when)
+        self.replace_catalog(certname, classes, when, parameters)
         for entity in ("factsets", "catalogs"):  # the nodes entity shows receive times, not producers'
             self.wait(f'{entity}[producer_timestamp] {{ certname = "{certname}" }}',
                       lambda rows: bool(rows) and _same_instant(rows[0]["producer_timestamp"], stamp))
