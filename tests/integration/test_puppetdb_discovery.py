@@ -252,13 +252,13 @@ def fleet(lab):
     catalogs = {key: (["role::app"], None) if key == "unmanaged" else
                 (MODULE_CLASSES + ["role::app"], {"pymco": {"collectives": collectives}})
                 for key, collectives in members.items()}
+    nodes = [cluster.add_node(names[key], collectives=collectives, classes=catalogs[key][0])
+             for key, collectives in members.items()]  # the daemons start while PuppetDB stores
     base = load_yaml_mapping(str(facter_facts(cluster.directory.parent)))
     with ThreadPoolExecutor(len(members)) as pool:
         for future in [pool.submit(db.store_node, names[key], base, classes, parameters=parameters)
                        for key, (classes, parameters) in catalogs.items()]:
             future.result()
-    nodes = [cluster.add_node(names[key], collectives=collectives, classes=catalogs[key][0])
-             for key, collectives in members.items()]
     cluster.wait(nodes)
     config = cluster.write_client("fleet.cfg", collectives=f"{main},{sub}", **{
         "plugin.puppetdb.server": f"localhost:{db.port}", "plugin.x509.ssldir": x509["plugin.x509.ssldir"],
