@@ -119,6 +119,8 @@ def test_ping_is_answered_while_every_worker_is_busy(rel):
     # naps long enough to outlast the pings below (mco ping waits its whole 3 s for a filter it has not seen)
     naps = [mco_async(cluster, "rpc", "slow", "nap", "seconds=15", "-I", "rel05", "--json") for _ in range(2)]
     wait_for(lambda: "napping" in node.log())
+    # and the second nap is in the queue (a loaded machine can start its mco late): now the pool is full
+    wait_for(lambda: node.log().count("for agent slow from") >= 2)
     ping = cluster.mco("rpc", "rpcutil", "ping", "-I", "rel05", "--json")
     [reply] = json.loads(ping.out)
     assert reply["statuscode"] == 0 and isinstance(reply["data"]["pong"], int), ping
