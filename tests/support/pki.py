@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from pymco.security.x509 import X509Security
 
 _NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -131,3 +135,18 @@ def rsa_pair(directory: Path, name: str, bits: int = 2048) -> tuple[Path, Path]:
     public = directory / f"{name}.pem"
     public.write_bytes(public_pem(key))
     return private, public
+
+
+def x509_provider(ssldir: Path, certname: str, client: bool = True, **plugin: object) -> "X509Security":
+    """An x509 security provider over `ssldir` (plugin.x509.<key> from `plugin`).
+
+    A daemon-side one never fetches a CRL: there is no Puppet CA behind these throwaway PKIs.
+    """
+    from pymco.config import Config
+    from pymco.security.x509 import X509Security
+
+    pluginconf = {"x509.ssldir": str(ssldir), "x509.certname": certname}
+    if not client:
+        pluginconf["x509.crl_refresh_interval"] = "0"
+    pluginconf.update({f"x509.{k}": str(v) for k, v in plugin.items()})
+    return X509Security(Config(settings={"identity": certname}, pluginconf=pluginconf), client=client)

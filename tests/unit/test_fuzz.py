@@ -564,8 +564,7 @@ def signers(tmp_path_factory):
     import shutil
 
     from pymco.security.ssl import SslSecurity
-    from pymco.security.x509 import X509Security
-    from tests.support.pki import Pki, rsa_pair
+    from tests.support.pki import Pki, rsa_pair, x509_provider
 
     root = tmp_path_factory.mktemp("fuzz-keys")
     server_private, server_public = rsa_pair(root / "server", "server-public")
@@ -585,11 +584,7 @@ def signers(tmp_path_factory):
     for name in ("node1.example.test", "alice"):
         ca.issue(name)
 
-    def x509(certname: str, client: bool) -> Any:
-        return X509Security(Config(settings={"identity": certname}, pluginconf={
-            "x509.ssldir": str(ca.ssldir), "x509.certname": certname}), client=client)
-
-    pairs.append((x509("alice", True), x509("node1.example.test", False)))
+    pairs.append((x509_provider(ca.ssldir, "alice"), x509_provider(ca.ssldir, "node1.example.test", client=False)))
     return pairs
 
 

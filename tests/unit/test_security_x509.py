@@ -14,15 +14,14 @@ import time
 
 import pytest
 
-from pymco.config import Config
 from pymco.errors import ConfigError, MsgTTLExpired, SecurityError, SecurityValidationFailed
 from pymco.protocol import marshal
 from pymco.protocol.marshal import Symbol
 from pymco.protocol.message import Reply, Request, new_requestid, rpc_body
 from pymco.security.replay import ReplayCache
-from pymco.security.x509 import DEFAULT_SERVER_CERTNAMES, X509Security
+from pymco.security.x509 import DEFAULT_SERVER_CERTNAMES
 from pymco.security.x509_paths import default_ssldir
-from tests.support.pki import Pki
+from tests.support.pki import Pki, x509_provider
 
 NODE = "node1.example.test"
 
@@ -35,10 +34,7 @@ def pki(tmp_path_factory):
     return ca
 
 
-def provider(ssldir, certname, client=True, **plugin):
-    pluginconf = {"x509.ssldir": str(ssldir), "x509.certname": certname}
-    pluginconf.update({f"x509.{k}": str(v) for k, v in plugin.items()})
-    return X509Security(Config(settings={"identity": certname}, pluginconf=pluginconf), client=client)
+provider = x509_provider
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,11 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from pymco.config import Config
 from pymco.errors import SecurityValidationFailed
 from pymco.protocol.message import Reply, Request, new_requestid
 from pymco.security import keys
-from pymco.security.x509 import X509Security
 from pymco.security.x509_trust import Verified, VerifiedCertificates, canonical_pem
-from tests.support.pki import Pki, cert_pem
+from tests.support.pki import Pki, cert_pem, x509_provider
 
 NODE = "node1.example.test"
 
@@ -52,12 +50,7 @@ def pki(tmp_path):
     return ca
 
 
-def provider(ssldir, certname, client=True, **plugin):
-    pluginconf = {"x509.ssldir": str(ssldir), "x509.certname": certname}
-    pluginconf.update({f"x509.{k}": str(v) for k, v in plugin.items()})
-    if not client:
-        pluginconf["x509.crl_refresh_interval"] = "0"  # no fetches from a Puppet CA that is not there
-    return X509Security(Config(settings={"identity": certname}, pluginconf=pluginconf), client=client)
+provider = x509_provider
 
 
 def reply_from(server) -> bytes:
