@@ -179,15 +179,18 @@ class PuppetdbDiscovery(DiscoveryMethod):
         flt = request.filter
         terms = pql.inequalities(flt)
         agents = builtin_agents() if flt.agent else []
-        # translated once before connecting, so a filter PuppetDB cannot answer is refused first
-        pql.query(flt, agents, {t: pql.Resolved(frozenset(), frozenset()) for t in terms}, request.collective)
+        # translated before connecting, so a filter PuppetDB cannot answer is refused first; with inequalities
+        # this is a trial (their node lists are known only after asking for the facts' values)
+        query = pql.query(flt, agents, {t: pql.Resolved(frozenset(), frozenset()) for t in terms},
+                          request.collective)
         context = tls_context(x509_paths(config))
         resolved: dict[FactTerm, pql.Resolved] = {}
         for term in terms:
             rows = run_query(server, context, pql.values_query(term), deadline - time.monotonic())
             resolved[term] = pql.resolve(term, rows)
-        rows = run_query(server, context, pql.query(flt, agents, resolved, request.collective),
-                         deadline - time.monotonic())
+        if terms:
+            query = pql.query(flt, agents, resolved, request.collective)
+        rows = run_query(server, context, query, deadline - time.monotonic())
         selected = {row["certname"] for row in rows if isinstance(row.get("certname"), str)}
         for term in flt.fact:
             if term.operator in pql.INEQUALITIES:

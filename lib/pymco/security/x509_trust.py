@@ -184,6 +184,9 @@ class VerifiedCertificates:
         self.folder = folder
         self._private_dirs: set[str] = set()
         self._refused_dirs: set[str] = set()
+        # (anchor, certificate digest) -> what this process already read or wrote: a client that
+        # hears a node again (pymco.api, mco puppet runall) reads and parses its entry once
+        self._seen: dict[tuple[str, str], Verified] = {}
 
     def _is_private_dir(self, path: str) -> bool:
         if path in self._private_dirs:
@@ -204,11 +207,15 @@ class VerifiedCertificates:
         """The recorded result for `pem` under `anchor`, when `now` is inside its validity window."""
         if anchor is None:
             return None
+        name = _sha256(pem)
+        seen = self._seen.get((anchor, name))
+        if seen is not None:
+            return seen if seen.not_before <= now <= seen.not_after else None
         where = os.path.join(self.folder, anchor)
         if not (self._is_private_dir(self.folder) and self._is_private_dir(where)):
             return None
         try:
-            fd = os.open(os.path.join(where, _sha256(pem)), os.O_RDONLY | _NOFOLLOW)
+            fd = os.open(os.path.join(where, name), os.O_RDONLY | _NOFOLLOW)
         except OSError:
             return None
         with os.fdopen(fd, "rb") as fh:
@@ -231,7 +238,9 @@ class VerifiedCertificates:
             public_key = keys.public_key_from_der(der, where)
         except (binascii.Error, ValueError, SecurityError):
             return None
-        return Verified(cn, public_key, float(not_before), float(not_after), anchor, der)
+        verified = Verified(cn, public_key, float(not_before), float(not_after), anchor, der)
+        self._seen[(anchor, name)] = verified
+        return verified
 
     def add(self, pem: bytes, verified: Verified) -> None:
         """Record a successful full check, atomically (mode 0600); a failure to write is only logged."""
@@ -251,7 +260,9 @@ class VerifiedCertificates:
             with os.fdopen(fd, "w", encoding="ascii") as fh:
                 json.dump([verified.cn, base64.b64encode(verified.spki).decode("ascii"), verified.not_before,
                            verified.not_after], fh, ensure_ascii=True)
-            os.replace(tmp, os.path.join(where, _sha256(pem)))
+            name = _sha256(pem)
+            os.replace(tmp, os.path.join(where, name))
+            self._seen[(verified.anchor, name)] = verified
         except OSError as exc:
             log.debug("cannot record a verified certificate in %s: %s", where, exc)
             if tmp and os.path.exists(tmp):
